@@ -1,0 +1,122 @@
+#pragma once
+// The Soft MoE layer (Puigcerver et al.), per example X [m, d], n experts with p slots each, S = n p:
+//   L  = Xr Phir            [m, S]   router logits
+//   D  = softmax_tokens(L)  [m, S]   dispatch: each column sums to 1
+//   C  = softmax_slots(L)   [m, S]   combine:  each row sums to 1
+//   Xs = D^T Xe             [S, d]   slot inputs
+//   Ys[s] = f_{s / p}(Xs[s])         expert e = Linear(d -> h) -> activation -> Linear(h -> d_out)
+//   Y  = C Ys               [m, d_out]
+// Normalisation: none (Xr = Xe = X, Phir = Phi); router (Xr = tokens / (||token|| + eps),
+// Phir = scale * Phi columns / (||column|| + eps), Xe = X); all (as router, and Xe = Xr).
+//
+// Batched layouts (B examples): x, y [B, m, d]; logits, dispatch, combine [B, m, S];
+// slot tensors [n, B, p, width], so that each expert's rows form one contiguous [B p, width] block and
+// every expert runs as one GEMM over the whole batch.
+#include <cstddef>
+#include <string>
+
+#include "softmoe/layers/activation.hpp"
+#include "softmoe/params.hpp"
+#include "softmoe/tensor.hpp"
+
+namespace softmoe {
+
+enum class Normalize { none, router, all };
+enum class PhiInit { uniform, normal };
+
+Normalize parse_normalize(const std::string& name);  // throws std::invalid_argument
+const char* to_string(Normalize normalize);
+PhiInit parse_phi_init(const std::string& name);
+const char* to_string(PhiInit phi_init);
+
+inline constexpr double kNormEps = 1e-6;  // added to every l2 norm before dividing
+
+struct SoftMoeShape {
+  int tokens = 0;   // m
+  int dim = 0;      // d
+  int experts = 0;  // n
+  int slots = 1;    // p, slots per expert
+  int hidden = 0;   // h, each expert's hidden width
+  int dim_out = 0;  // d_out
+  bool expert_bias = false;
+  Activation activation = Activation::relu;
+  Normalize normalize = Normalize::router;
+
+  int total_slots() const { return experts * slots; }
+};
+
+// Pointers to the layer's tensors inside a ParamBuffer (values or gradients). b1, b2 are null without
+// expert biases. Layouts are the checkpoint contract: phi [d, S], scale [1], w1 [n, d, h], b1 [n, h],
+// w2 [n, h, d_out], b2 [n, d_out].
+template <class T>
+struct SoftMoeTensors {
+  T* phi = nullptr;
+  T* scale = nullptr;
+  T* w1 = nullptr;
+  T* b1 = nullptr;
+  T* w2 = nullptr;
+  T* b2 = nullptr;
+};
+
+struct SoftMoeParamIds {
+  std::size_t phi, scale, w1, w2;
+  std::size_t b1 = 0, b2 = 0;  // valid only with expert biases
+
+  template <class T>
+  SoftMoeTensors<T> values(ParamBuffer<T>& params, const SoftMoeShape& shape) const;
+  template <class T>
+  SoftMoeTensors<T> grads(ParamBuffer<T>& params, const SoftMoeShape& shape) const;
+};
+
+// Registers router.phi, router.scale, experts.w1/w2 (and b1/b2) under `prefix`.
+template <class T>
+SoftMoeParamIds softmoe_register(ParamBuffer<T>& params, const SoftMoeShape& shape,
+                                 const std::string& prefix = "");
+
+// Phi uniform in [-1, 1] or normal with std 1/sqrt(d); scale 1; expert weights and biases as PyTorch's
+// nn.Linear default (uniform in +-1/sqrt(fan_in)).
+class Rng;
+template <class T>
+void softmoe_init(SoftMoeTensors<T> w, const SoftMoeShape& shape, PhiInit phi_init, Rng& rng);
+
+// Everything forward keeps for backward, plus backward's scratch; sized once for max_batch so that a
+// training step allocates nothing.
+template <class T>
+struct SoftMoeActivations {
+  SoftMoeActivations(const SoftMoeShape& shape, int max_batch);
+
+  int max_batch;
+  Buffer<T> xr;          // [B, m, d]  normalised tokens (router, all)
+  Buffer<T> token_norm;  // [B, m]
+  Buffer<T> phir;        // [d, S]     normalised, scaled router weights
+  Buffer<T> phi_norm;    // [S]
+  Buffer<T> logits;      // [B, m, S]  forward: L; backward: dL
+  Buffer<T> dispatch;    // [B, m, S]
+  Buffer<T> combine;     // [B, m, S]
+  Buffer<T> slot_in;     // [n, B, p, d]
+  Buffer<T> hidden_pre;  // [n, B, p, h]
+  Buffer<T> hidden;      // [n, B, p, h]
+  Buffer<T> slot_out;    // [n, B, p, d_out]
+  // backward scratch
+  Buffer<T> dslot_out;   // [n, B, p, d_out]
+  Buffer<T> dhidden;     // [n, B, p, h]  gradient of the activation output
+  Buffer<T> dhidden_pre; // [n, B, p, h]  gradient of the pre-activation
+  Buffer<T> dslot_in;    // [n, B, p, d]
+  Buffer<T> ddispatch;   // [B, m, S]
+  Buffer<T> dcombine;    // [B, m, S]
+  Buffer<T> dxr;         // [B, m, d]
+  Buffer<T> dphir;       // [d, S]
+};
+
+// y [B, m, d_out] from x [B, m, d]. B <= act.max_batch.
+template <class T>
+void softmoe_forward(T* y, SoftMoeActivations<T>& act, const T* x, const SoftMoeTensors<T>& w,
+                     const SoftMoeShape& shape, int B);
+
+// Accumulates parameter gradients into g and, when dx is not null, input gradients into dx [B, m, d].
+// Needs the activations of the matching forward call.
+template <class T>
+void softmoe_backward(T* dx, const SoftMoeTensors<T>& g, const T* dy, SoftMoeActivations<T>& act,
+                      const T* x, const SoftMoeTensors<T>& w, const SoftMoeShape& shape, int B);
+
+}  // namespace softmoe

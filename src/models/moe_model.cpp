@@ -1,0 +1,72 @@
+#include "softmoe/models/moe_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "softmoe/layers/linear.hpp"
+#include "softmoe/rng.hpp"
+
+namespace softmoe {
+
+template <class T>
+MoeModel<T>::MoeModel(const MoeModelConfig& config, int max_batch)
+    : config_(config), act_(config.moe, max_batch) {
+  moe_ids_ = softmoe_register(params_, config_.moe);
+  const auto outputs = static_cast<std::size_t>(config_.outputs);
+  head_weight_ = params_.add("head.weight", {outputs, static_cast<std::size_t>(config_.head_inputs())});
+  if (config_.head_bias) head_bias_ = params_.add("head.bias", {outputs});
+  params_.allocate();
+  const auto per_batch = static_cast<std::size_t>(max_batch);
+  moe_out_ = make_buffer<T>(per_batch * config_.head_inputs());
+  dmoe_out_ = make_buffer<T>(per_batch * config_.head_inputs());
+  output_ = make_buffer<T>(per_batch * outputs);
+}
+
+template <class T>
+void MoeModel<T>::init(Rng& rng) {
+  softmoe_init(moe_values(), config_.moe, config_.phi_init, rng);
+  const int inputs = config_.head_inputs();
+  const double bound = 1.0 / std::sqrt(static_cast<double>(inputs));
+  T* weight = params_.value(head_weight_);
+  for (long i = 0; i < static_cast<long>(config_.outputs) * inputs; ++i)
+    weight[i] = static_cast<T>(rng.uniform(-bound, bound));
+  if (config_.head_bias) {
+    T* bias = params_.value(head_bias_);
+    for (int o = 0; o < config_.outputs; ++o) bias[o] = static_cast<T>(rng.uniform(-bound, bound));
+  }
+}
+
+template <class T>
+const T* MoeModel<T>::forward(const T* x, int B) {
+  last_input_ = x;
+  softmoe_forward(moe_out_.data(), act_, x, moe_values(), config_.moe, B);
+  linear_forward(output_.data(), moe_out_.data(), params_.value(head_weight_),
+                 config_.head_bias ? params_.value(head_bias_) : static_cast<const T*>(nullptr), B,
+                 config_.head_inputs(), config_.outputs);
+  return output_.data();
+}
+
+template <class T>
+void MoeModel<T>::backward(const T* dout, int B) {
+  const int inputs = config_.head_inputs();
+  std::fill(dmoe_out_.begin(), dmoe_out_.begin() + static_cast<long>(B) * inputs, T(0));
+  linear_backward(dmoe_out_.data(), params_.grad(head_weight_),
+                  config_.head_bias ? params_.grad(head_bias_) : static_cast<T*>(nullptr), dout,
+                  moe_out_.data(), params_.value(head_weight_), B, inputs, config_.outputs);
+  softmoe_backward(static_cast<T*>(nullptr), moe_ids_.grads(params_, config_.moe), dmoe_out_.data(), act_,
+                   last_input_, moe_values(), config_.moe, B);
+}
+
+template <class T>
+std::size_t MoeModel<T>::expert_param_count() const {
+  const auto& s = config_.moe;
+  const std::size_t per_expert = static_cast<std::size_t>(s.dim) * s.hidden +
+                                 static_cast<std::size_t>(s.hidden) * s.dim_out +
+                                 (s.expert_bias ? static_cast<std::size_t>(s.hidden + s.dim_out) : 0);
+  return per_expert * s.experts;
+}
+
+template class MoeModel<float>;
+template class MoeModel<double>;
+
+}  // namespace softmoe
