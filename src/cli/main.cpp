@@ -1,1 +1,45 @@
-int main(){}
+// softmoe: parse the command line into one subcommand's config, run it, map failures to exit codes:
+// 2 for a bad command line, 1 for a failure at run time; one line on stderr either way.
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "softmoe/errors.hpp"
+
+int main(int argc, char** argv) {
+  using namespace softmoe;
+  CLI::App app{"softmoe: Soft Mixture of Experts experiments on the CPU, results as CSV.", "softmoe"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", SOFTMOE_VERSION);
+  app.get_formatter()->column_width(30);
+
+  SyntheticConfig synthetic;
+  CLI::App* synthetic_cmd = cli::add_synthetic_command(app, synthetic);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    fmt::print(stderr, "softmoe: {} (see softmoe --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    if (synthetic_cmd->parsed()) return run_synthetic(synthetic);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "softmoe: {}\n", e.what());
+    return 2;
+  } catch (const RunError& e) {
+    fmt::print(stderr, "softmoe: {}\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "softmoe: out of memory (try fewer experts, a smaller --batch or smaller data)\n");
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "softmoe: internal error: {}\n", e.what());
+    return 1;
+  }
+  return 2;
+}

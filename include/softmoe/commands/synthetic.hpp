@@ -1,0 +1,43 @@
+#pragma once
+// `softmoe synthetic`: can a Soft MoE represent ||X||? One model per (experts, seed) at a fixed total
+// expert parameter budget, trained with Adam on MSE; one CSV row each, and a summary table.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace softmoe {
+
+struct SyntheticConfig {
+  std::string target = "norm";
+  int tokens = 8;
+  int dim = 16;
+  double min_length = 0.5;
+  double max_length = 2.0;
+  std::vector<int> experts{1, 2, 4, 8, 16, 32};
+  int slots = 1;
+  long expert_params = 8192;
+  std::string normalize = "router";
+  std::string phi_init = "normal";
+  std::string activation = "relu";
+  bool expert_bias = true;
+  std::vector<long long> seeds{0, 1, 2};
+  int train_size = 4096;
+  int test_size = 2048;
+  int epochs = 200;
+  int batch = 128;
+  double lr = 1e-3;
+  int threads = 1;
+  std::string out;
+  bool quiet = false;
+};
+
+// Each expert's hidden width under the budget: floor(P / (n (d_in + d_out))).
+long synthetic_hidden_width(long expert_params, int experts, int dim);
+
+// Throws UsageError naming the flag for any impossible setting, including an unwritable --out.
+void validate(const SyntheticConfig& config);
+
+// Runs every (experts, seed) point; returns the process exit code.
+int run_synthetic(const SyntheticConfig& config);
+
+}  // namespace softmoe
