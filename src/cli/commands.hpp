@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include "softmoe/commands/synthetic.hpp"
+#include "softmoe/commands/train.hpp"
 
 namespace softmoe::cli {
 
 CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
+CLI::App* add_train_command(CLI::App& app, TrainConfig& config);
 
 }  // namespace softmoe::cli

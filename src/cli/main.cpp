@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
 
   SyntheticConfig synthetic;
   CLI::App* synthetic_cmd = cli::add_synthetic_command(app, synthetic);
+  TrainConfig train;
+  CLI::App* train_cmd = cli::add_train_command(app, train);
 
   try {
     app.parse(argc, argv);
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
 
   try {
     if (synthetic_cmd->parsed()) return run_synthetic(synthetic);
+    if (train_cmd->parsed()) return run_train(train);
   } catch (const UsageError& e) {
     fmt::print(stderr, "softmoe: {}\n", e.what());
     return 2;

@@ -45,6 +45,12 @@ std::string CsvTable::str() const {
   return out;
 }
 
+std::string csv_row(const std::vector<std::string>& fields) {
+  std::string out;
+  append_line(out, fields);
+  return out;
+}
+
 std::string csv_number(double value) { return fmt::format("{}", value); }
 
 }  // namespace softmoe

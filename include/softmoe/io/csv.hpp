@@ -18,6 +18,9 @@ class CsvTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// One CSV line, newline included.
+std::string csv_row(const std::vector<std::string>& fields);
+
 // Shortest text that reads back as the same double (deterministic across runs).
 std::string csv_number(double value);
 
