@@ -2,6 +2,7 @@
 // One function per subcommand: binds its CLI11 options to its config struct and returns the subcommand.
 #include <CLI/CLI.hpp>
 
+#include "softmoe/commands/specialize.hpp"
 #include "softmoe/commands/synthetic.hpp"
 #include "softmoe/commands/train.hpp"
 
@@ -9,5 +10,6 @@ namespace softmoe::cli {
 
 CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
 CLI::App* add_train_command(CLI::App& app, TrainConfig& config);
+CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& config);
 
 }  // namespace softmoe::cli

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   CLI::App* synthetic_cmd = cli::add_synthetic_command(app, synthetic);
   TrainConfig train;
   CLI::App* train_cmd = cli::add_train_command(app, train);
+  SpecializeConfig specialize;
+  CLI::App* specialize_cmd = cli::add_specialize_command(app, specialize);
 
   try {
     app.parse(argc, argv);
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   try {
     if (synthetic_cmd->parsed()) return run_synthetic(synthetic);
     if (train_cmd->parsed()) return run_train(train);
+    if (specialize_cmd->parsed()) return run_specialize(specialize);
   } catch (const UsageError& e) {
     fmt::print(stderr, "softmoe: {}\n", e.what());
     return 2;

@@ -14,6 +14,7 @@
 #include "softmoe/io/csv.hpp"
 #include "softmoe/io/json.hpp"
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/models/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
 #include "softmoe/train/classification.hpp"
 #include "softmoe/train/progress.hpp"
@@ -23,8 +24,6 @@ namespace softmoe {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr int kPatch = 14, kImageSide = 28, kClasses = 10;
-constexpr float kPixelMean = 0.1307f, kPixelStd = 0.3081f;
 constexpr const char* kRunFiles[] = {"model.safetensors", "optimizer.safetensors", "train.csv", "config.json"};
 const std::vector<std::string> kCsvHeader{"epoch",       "train_loss",    "train_accuracy",     "test_loss",
                                           "test_accuracy", "train_seconds", "eval_seconds",
@@ -41,16 +40,6 @@ OptimizerConfig optimizer_config(const TrainConfig& c) {
   o.weight_decay = c.weight_decay;
   o.momentum = c.momentum;
   return o;
-}
-
-TokenDataset tokenize(const ImageDataset& images) {
-  const int tokens = (images.rows / kPatch) * (images.cols / kPatch);
-  TokenDataset data;
-  data.count = images.count;
-  data.x = make_buffer<float>(static_cast<std::size_t>(images.count) * tokens * kPatch * kPatch);
-  patch_tokens(data.x.data(), images, 0, images.count, kPatch, kPixelMean, kPixelStd);
-  data.labels = images.labels;
-  return data;
 }
 
 // Everything that decides the run's results (so everything a resumed run must share), as JSON.
@@ -126,16 +115,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 MoeModelConfig paper_mnist_model(const TrainConfig& c) {
   MoeModelConfig m;
-  m.moe.tokens = (kImageSide / kPatch) * (kImageSide / kPatch);
-  m.moe.dim = kPatch * kPatch;
+  m.moe.tokens = (kPaperImageSide / kPaperPatch) * (kPaperImageSide / kPaperPatch);
+  m.moe.dim = kPaperPatch * kPaperPatch;
   m.moe.experts = c.experts;
   m.moe.slots = c.slots;
-  m.moe.hidden = c.expert_hidden > 0 ? c.expert_hidden : (kImageSide * kImageSide) / c.experts;
+  m.moe.hidden = c.expert_hidden > 0 ? c.expert_hidden : (kPaperImageSide * kPaperImageSide) / c.experts;
   m.moe.dim_out = m.moe.dim;
   m.moe.expert_bias = c.expert_bias;
   m.moe.activation = parse_activation(c.activation);
   m.moe.normalize = parse_normalize(c.normalize);
-  m.outputs = kClasses;
+  m.outputs = kPaperClasses;
   m.head_bias = false;
   m.phi_init = parse_phi_init(c.phi_init);
   return m;
@@ -146,7 +135,7 @@ void validate(const TrainConfig& c) {
   require(c.experts >= 1, fmt::format("--experts: must be at least 1 (got {})", c.experts));
   require(c.expert_hidden >= 0, fmt::format("--expert-hidden: must be 0 (automatic) or positive (got {})",
                                             c.expert_hidden));
-  require(c.expert_hidden > 0 || c.experts <= kImageSide * kImageSide,
+  require(c.expert_hidden > 0 || c.experts <= kPaperImageSide * kPaperImageSide,
           fmt::format("--experts {}: int(784 / n) is 0; give --expert-hidden", c.experts));
   require(c.slots >= 1, fmt::format("--slots: must be at least 1 (got {})", c.slots));
   require(std::isfinite(c.lr) && c.lr > 0, fmt::format("--lr: must be a positive number (got {})", c.lr));
@@ -168,10 +157,8 @@ int run_train(const TrainConfig& c) {
   const fs::path dir = c.out;
 
   const ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);
-  if (splits.train.rows != kImageSide || splits.train.cols != kImageSide || splits.classes != kClasses)
-    throw RunError(fmt::format("{}: paper-mnist needs 28 x 28 images of 10 classes, found {} x {} of {}",
-                               splits.source_dir, splits.train.rows, splits.train.cols, splits.classes));
-  const TokenDataset train = tokenize(splits.train), test = tokenize(splits.test);
+  const TokenDataset train = paper_mnist_tokens(splits.train, splits.source_dir);
+  const TokenDataset test = paper_mnist_tokens(splits.test, splits.source_dir);
 
   const MoeModelConfig architecture = paper_mnist_model(c);
   MoeModel<float> model(architecture, c.batch);
