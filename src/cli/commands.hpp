@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "softmoe/commands/specialize.hpp"
+#include "softmoe/commands/sweep.hpp"
 #include "softmoe/commands/synthetic.hpp"
 #include "softmoe/commands/train.hpp"
 
@@ -11,5 +12,6 @@ namespace softmoe::cli {
 CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
 CLI::App* add_train_command(CLI::App& app, TrainConfig& config);
 CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& config);
+CLI::App* add_sweep_command(CLI::App& app, SweepConfig& config, SweepMergeConfig& merge, CLI::App** merge_cmd);
 
 }  // namespace softmoe::cli

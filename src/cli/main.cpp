@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   CLI::App* train_cmd = cli::add_train_command(app, train);
   SpecializeConfig specialize;
   CLI::App* specialize_cmd = cli::add_specialize_command(app, specialize);
+  SweepConfig sweep;
+  SweepMergeConfig sweep_merge;
+  CLI::App* sweep_merge_cmd = nullptr;
+  CLI::App* sweep_cmd = cli::add_sweep_command(app, sweep, sweep_merge, &sweep_merge_cmd);
+  sweep.invocation.assign(argv, argv + argc);
 
   try {
     app.parse(argc, argv);
@@ -34,6 +39,8 @@ int main(int argc, char** argv) {
     if (synthetic_cmd->parsed()) return run_synthetic(synthetic);
     if (train_cmd->parsed()) return run_train(train);
     if (specialize_cmd->parsed()) return run_specialize(specialize);
+    if (sweep_merge_cmd->parsed()) return run_sweep_merge(sweep_merge);
+    if (sweep_cmd->parsed()) return run_sweep(sweep);
   } catch (const UsageError& e) {
     fmt::print(stderr, "softmoe: {}\n", e.what());
     return 2;

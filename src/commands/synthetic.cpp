@@ -19,15 +19,6 @@
 namespace softmoe {
 namespace {
 
-struct PointResult {
-  int experts = 0;
-  long long seed = 0;
-  int hidden = 0;
-  std::size_t expert_params = 0;
-  std::size_t total_params = 0;
-  double train_mse = 0, test_mse = 0, target_variance = 0, seconds = 0;
-};
-
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
@@ -49,7 +40,9 @@ MoeModelConfig model_config(const SyntheticConfig& c, int experts) {
   return m;
 }
 
-PointResult run_point(const SyntheticConfig& c, int experts, long long seed) {
+}  // namespace
+
+SyntheticPoint run_synthetic_point(const SyntheticConfig& c, int experts, long long seed) {
   const auto seed_bits = static_cast<std::uint64_t>(seed);
   SyntheticSpec spec{c.tokens, c.dim, c.min_length, c.max_length, parse_synthetic_target(c.target)};
   Rng data_rng(seed_bits, Stream::data), test_rng(seed_bits, Stream::test_data);
@@ -69,7 +62,7 @@ PointResult run_point(const SyntheticConfig& c, int experts, long long seed) {
     throw RunError(fmt::format("experts={} seed={}: {}", experts, seed, e.what()));
   }
 
-  PointResult r;
+  SyntheticPoint r;
   r.experts = experts;
   r.seed = seed;
   r.hidden = model.config().moe.hidden;
@@ -82,21 +75,28 @@ PointResult run_point(const SyntheticConfig& c, int experts, long long seed) {
   return r;
 }
 
-CsvTable results_table(const SyntheticConfig& c, const std::vector<PointResult>& results) {
-  CsvTable table({"target", "tokens", "dim", "experts", "slots", "hidden", "expert_params", "total_params",
-                  "normalize", "seed", "epochs", "train_mse", "test_mse", "target_variance", "test_r2", "seconds",
-                  "threads"});
-  for (const auto& r : results)
-    table.add_row({c.target, std::to_string(c.tokens), std::to_string(c.dim), std::to_string(r.experts),
-                   std::to_string(c.slots), std::to_string(r.hidden), std::to_string(r.expert_params),
-                   std::to_string(r.total_params), c.normalize, std::to_string(r.seed), std::to_string(c.epochs),
-                   csv_number(r.train_mse), csv_number(r.test_mse), csv_number(r.target_variance),
-                   csv_number(1.0 - r.test_mse / r.target_variance), fmt::format("{:.3f}", r.seconds),
-                   std::to_string(c.threads)});
+std::vector<std::string> synthetic_csv_header() {
+  return {"target", "tokens", "dim", "experts", "slots", "hidden", "expert_params", "total_params", "normalize", "seed",
+          "epochs", "train_mse", "test_mse", "target_variance", "test_r2", "seconds", "threads"};
+}
+
+std::vector<std::string> synthetic_csv_row(const SyntheticConfig& c, const SyntheticPoint& r) {
+  return {c.target, std::to_string(c.tokens), std::to_string(c.dim), std::to_string(r.experts), std::to_string(c.slots),
+          std::to_string(r.hidden), std::to_string(r.expert_params), std::to_string(r.total_params), c.normalize,
+          std::to_string(r.seed), std::to_string(c.epochs), csv_number(r.train_mse), csv_number(r.test_mse),
+          csv_number(r.target_variance), csv_number(1.0 - r.test_mse / r.target_variance),
+          fmt::format("{:.3f}", r.seconds), std::to_string(c.threads)};
+}
+
+namespace {
+
+CsvTable results_table(const SyntheticConfig& c, const std::vector<SyntheticPoint>& results) {
+  CsvTable table(synthetic_csv_header());
+  for (const auto& r : results) table.add_row(synthetic_csv_row(c, r));
   return table;
 }
 
-void print_summary(const SyntheticConfig& c, const std::vector<PointResult>& results) {
+void print_summary(const SyntheticConfig& c, const std::vector<SyntheticPoint>& results) {
   fmt::print("target {} of {} tokens x {} dims; expert budget {} parameters; {} epochs; {} seed(s); {} thread(s)\n",
              c.target, c.tokens, c.dim, c.expert_params, c.epochs, c.seeds.size(), c.threads);
   fmt::print("{:>7} {:>6} {:>13} {:>10} {:>10} {:>10} {:>8}\n", "experts", "hidden", "expert_params",
@@ -160,11 +160,11 @@ void validate(const SyntheticConfig& c) {
 int run_synthetic(const SyntheticConfig& c) {
   validate(c);
   kernels::set_blas_threads(c.threads);
-  std::vector<PointResult> results;
+  std::vector<SyntheticPoint> results;
   const std::size_t total = c.experts.size() * c.seeds.size();
   for (int n : c.experts)
     for (long long seed : c.seeds) {
-      results.push_back(run_point(c, n, seed));
+      results.push_back(run_synthetic_point(c, n, seed));
       const auto& r = results.back();
       if (!c.quiet)
         fmt::print(stderr, "[{}/{}] experts={} hidden={} seed={}: train_mse={:.4f} test_mse={:.4f} ({:.1f} s)\n",

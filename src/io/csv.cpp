@@ -1,8 +1,12 @@
 #include "softmoe/io/csv.hpp"
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "softmoe/errors.hpp"
 
 namespace softmoe {
 namespace {
@@ -49,6 +53,21 @@ std::string csv_row(const std::vector<std::string>& fields) {
   std::string out;
   append_line(out, fields);
   return out;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw RunError(fmt::format("{}: cannot read", path));
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find('"') != std::string::npos) throw RunError(fmt::format("{}: quoted CSV fields are not supported", path));
+    std::vector<std::string> fields;
+    std::stringstream stream(line);
+    for (std::string field; std::getline(stream, field, ',');) fields.push_back(field);
+    if (!line.empty() && line.back() == ',') fields.emplace_back();
+    rows.push_back(std::move(fields));
+  }
+  return rows;
 }
 
 std::string csv_number(double value) { return fmt::format("{}", value); }

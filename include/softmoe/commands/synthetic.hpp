@@ -1,6 +1,7 @@
 #pragma once
 // `softmoe synthetic`: can a Soft MoE represent ||X||? One model per (experts, seed) at a fixed total
 // expert parameter budget, trained with Adam on MSE; one CSV row each, and a summary table.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,23 @@ struct SyntheticConfig {
   std::string out;
   bool quiet = false;
 };
+
+// One (experts, seed) point: train, evaluate, time.
+struct SyntheticPoint {
+  int experts = 0;
+  long long seed = 0;
+  int hidden = 0;
+  std::size_t expert_params = 0;
+  std::size_t total_params = 0;
+  double train_mse = 0, test_mse = 0, target_variance = 0, seconds = 0;
+};
+
+// Runs one point of a validated config (throws RunError when training diverges).
+SyntheticPoint run_synthetic_point(const SyntheticConfig& config, int experts, long long seed);
+
+// The CSV columns of `softmoe synthetic`, and one point's row.
+std::vector<std::string> synthetic_csv_header();
+std::vector<std::string> synthetic_csv_row(const SyntheticConfig& config, const SyntheticPoint& point);
 
 // Each expert's hidden width under the budget: floor(P / (n (d_in + d_out))).
 long synthetic_hidden_width(long expert_params, int experts, int dim);

@@ -21,6 +21,10 @@ class CsvTable {
 // One CSV line, newline included.
 std::string csv_row(const std::vector<std::string>& fields);
 
+// Reads a CSV file written by softmoe (no quoted fields): rows of fields, the header first.
+// Throws RunError naming the file when it cannot be read or holds a quote.
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
+
 // Shortest text that reads back as the same double (deterministic across runs).
 std::string csv_number(double value);
 

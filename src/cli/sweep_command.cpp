@@ -1,0 +1,50 @@
+#include "commands.hpp"
+
+namespace softmoe::cli {
+
+CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& merge, CLI::App** merge_cmd) {
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "Run a grid of experiments into one directory: every combination of --experts, --seeds, --lr and "
+      "--expert-params (synthetic) or --expert-hidden (image tasks), in that order. Image tasks run `softmoe train` "
+      "per point (and `softmoe specialize` with --specialize); results.csv has one row per (point, method, k) with "
+      "every swept setting as a column. Resumable: finished points (DIR/points/*.csv) are never rerun; a different "
+      "command on the same DIR is refused. Shardable: --shard i/N runs every N-th point; `softmoe sweep merge` joins "
+      "the shards into the results.csv of an unsharded run.");
+  cmd->add_option("--task", c.task, "mnist, fashion-mnist or synthetic")
+      ->check(CLI::IsMember({"mnist", "fashion-mnist", "synthetic"}))
+      ->capture_default_str();
+  cmd->add_option("--model", c.model, "Model of the image tasks: paper-mnist")
+      ->check(CLI::IsMember({"paper-mnist"}))
+      ->capture_default_str();
+  cmd->add_option("--experts", c.experts, "Numbers of experts (list)")->delimiter(',')->default_str("2,4,...,512");
+  cmd->add_option("--seeds", c.seeds, "Seeds (list)")->delimiter(',')->default_str("0");
+  cmd->add_option("--lr", c.lr, "Learning rates (list); default: the task's")->delimiter(',');
+  cmd->add_option("--expert-params", c.expert_params, "Synthetic: expert parameter budgets (list); default: 8192")
+      ->delimiter(',');
+  cmd->add_option("--expert-hidden", c.expert_hidden, "Image tasks: expert hidden widths (list); default: int(784/n)")
+      ->delimiter(',');
+  cmd->add_option("--epochs", c.epochs, "Epochs per point; 0 = the task's default (14 image, 200 synthetic)")
+      ->capture_default_str();
+  cmd->add_option("--specialize", c.specialize, "Image tasks: run `specialize --k LIST` on every point (e.g. 1/2,1/4,1/8)");
+  cmd->add_option("--methods", c.methods, "Methods for --specialize")->capture_default_str();
+  cmd->add_option("--random-trials", c.random_trials, "Random trials for --specialize")->capture_default_str();
+  cmd->add_option("--data-dir", c.data_dir, "Image tasks: the dataset directory (default: the dataset's own)");
+  cmd->add_option("--threads", c.threads, "OpenBLAS threads of each point")->capture_default_str();
+  cmd->add_option("--jobs", c.jobs, "Points run at once, each in its own process with --threads threads")
+      ->capture_default_str();
+  cmd->add_option("--shard", c.shard, "i/N: run only the points whose index % N == i (0-based)")->capture_default_str();
+  cmd->add_option("--out", c.out, "Sweep directory");
+  cmd->add_flag("--quiet", c.quiet, "Only failures on stderr");
+  cmd->add_option("--point", c.point, "Internal: run one point of the grid (used by worker processes)")->group("");
+  cmd->require_subcommand(0, 1);
+
+  *merge_cmd = cmd->add_subcommand("merge", "Merge the directories of `sweep --shard i/N` runs into --out: the "
+                                            "same results.csv an unsharded sweep writes. Refuses shards of different "
+                                            "sweeps, missing, duplicated or unfinished shards.");
+  (*merge_cmd)->add_option("--out", merge.out, "Directory of the merged sweep")->required();
+  (*merge_cmd)->add_option("shards", merge.shards, "Shard directories")->required();
+  return cmd;
+}
+
+}  // namespace softmoe::cli
