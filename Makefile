@@ -14,7 +14,7 @@ FIXTURE_PACKAGES = python3-torch python3-numpy
 DATA_PACKAGES = dataset-fashion-mnist
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-sanitize demo fixtures data clean
+.PHONY: all deps build test test-sanitize demo fixtures data clean test-slurm figures
 
 all: build
 
@@ -57,3 +57,17 @@ data:
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+
+# A real one-node Slurm (Debian's slurm-wlm and munge, started on localhost; needs root) runs a
+# sharded sweep through experiments/slurm/submit.sh. Not part of `make test`.
+SLURM_PACKAGES = slurm-wlm munge
+test-slurm: build
+	@missing=$$(for p in $(SLURM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	$(SUDO) tests/slurm/test_slurm.sh $(BUILD_DIR)/softmoe
+
+# PNG plots of the committed results (gnuplot from Debian).
+figures:
+	@dpkg-query -W -f='$${Status}\n' gnuplot-nox 2>/dev/null | grep -q '^install ok installed' || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox)
+	experiments/figures.sh

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Renders results/figures/*.png from the committed CSVs with gnuplot (`make figures`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=results/figures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+
+# column NAME FILE: the 1-based index of a CSV column.
+column() { head -1 "$2" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1; }
+
+# Synthetic: mean test MSE (and R²) against the number of experts at a fixed expert parameter count.
+if [ -f results/synthetic/synthetic.csv ]; then
+  f=results/synthetic/synthetic.csv
+  awk -F, -v n="$(column experts "$f")" -v m="$(column test_mse "$f")" -v v="$(column target_variance "$f")" \
+    'NR > 1 { s[$n] += $m; q[$n] += $m * $m; var[$n] += $v; c[$n]++ }
+     END { for (k in s) { mean = s[k] / c[k]; sd = c[k] > 1 ? sqrt((q[k] - c[k] * mean * mean) / (c[k] - 1)) : 0;
+           print k, mean, sd, var[k] / c[k] } }' "$f" | sort -n > "$tmp/synthetic.dat"
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/synthetic_test_mse.png"
+set title "Representing ||X|| at a fixed expert parameter count (8,192 weights)"
+set xlabel "experts n (hidden width 8192 / (32 n))"
+set ylabel "test MSE (mean ± sd over seeds)"
+set logscale x 2
+set yrange [0:*]
+set key top right
+plot "$tmp/synthetic.dat" using 1:2:3 with yerrorlines lw 2 title "Soft MoE", \
+     "$tmp/synthetic.dat" using 1:4 with lines dt 2 title "target variance (predict the mean)"
+GP
+fi
+
+# Selection curves: accuracy against k, top-k against random (mean ± sd), for every selection CSV.
+plot_selection() {  # CSV PNG TITLE
+  local f=$1 n
+  n=$(awk -F, 'NR == 2 { print $1 }' "$f")
+  awk -F, '$3 == "topk" && $4 == "all" { print $2, $5 }' "$f" | sort -n > "$tmp/topk.dat"
+  awk -F, '$3 == "random" && $4 == "all" { print $2, $5, $6 }' "$f" | sort -n > "$tmp/random.dat"
+  awk -F, '$3 == "oracle" { print $2, $5 }' "$f" | sort -n > "$tmp/oracle.dat"
+  local all
+  all=$(awk -F, '$3 == "all" { print $5 }' "$f")
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$2"
+set title "$3"
+set xlabel "experts kept per input, k (of $n)"
+set ylabel "test accuracy"
+set key bottom right
+set yrange [0:1]
+plot "$tmp/topk.dat" using 1:2 with linespoints lw 2 title "top-k by combine weight", \
+     "$tmp/random.dat" using 1:2:3 with yerrorlines title "random k (10 trials)", \
+     $( [ -s "$tmp/oracle.dat" ] && echo "\"$tmp/oracle.dat\" using 1:2 with points pt 7 title \"oracle: some k-subset is right\"," ) \
+     $all with lines dt 2 title "all experts"
+GP
+}
+for f in results/specialize/*.csv; do
+  [ -f "$f" ] && plot_selection "$f" "$out/selection_$(basename "$f" .csv).png" "Expert subset selection, MNIST, $(basename "$f" .csv)"
+done
+
+# The MNIST suite: all-expert accuracy against n, and top-k vs random at k = n/8 against n.
+if [ -f results/mnist-suite/results.csv ]; then
+  f=results/mnist-suite/results.csv
+  awk -F, -v n="$(column experts "$f")" -v k="$(column k "$f")" -v m="$(column method "$f")" \
+    -v a="$(column accuracy "$f")" -v s="$(column accuracy_std "$f")" \
+    'NR > 1 { if ($m == "all") all[$n] = $a; if ($m == "topk" && $k * 8 == $n) top[$n] = $a;
+              if ($m == "random" && $k * 8 == $n) { rnd[$n] = $a; sd[$n] = $s } }
+     END { for (x in all) print x, all[x], (x in top ? top[x] : "NaN"), (x in rnd ? rnd[x] : "NaN"), (x in sd ? sd[x] : "NaN") }' \
+    "$f" | sort -n > "$tmp/suite.dat"
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/mnist_suite.png"
+set title "MNIST, fixed total expert width (hidden = int(784 / n)), 14 epochs"
+set xlabel "experts n"
+set ylabel "test accuracy"
+set logscale x 2
+set key bottom left
+plot "$tmp/suite.dat" using 1:2 with linespoints lw 2 title "all experts", \
+     "$tmp/suite.dat" using 1:3 with linespoints title "top-k, k = n/8", \
+     "$tmp/suite.dat" using 1:4:5 with yerrorlines title "random k = n/8"
+GP
+fi
+ls "$out"
