@@ -203,7 +203,7 @@ int run_train(const TrainConfig& c) {
     const auto order = epoch_order(c, train.count, epoch);
     const auto train_start = std::chrono::steady_clock::now();
     const EpochMetrics trained = train_classifier_epoch(model, optimizer, train, order,
-                                                        [&](int done) { report.update(epoch, done); });
+                                                        [&](int done, double loss) { report.update(epoch, done, loss); });
     const double train_seconds = seconds_since(train_start);
     const auto eval_start = std::chrono::steady_clock::now();
     tested = evaluate_classifier(model, test);

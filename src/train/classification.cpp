@@ -34,7 +34,8 @@ EpochMetrics evaluate_classifier(MoeModel<float>& model, const TokenDataset& dat
 }
 
 EpochMetrics train_classifier_epoch(MoeModel<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
-                                    const std::vector<std::int32_t>& order, const std::function<void(int)>& on_batch) {
+                                    const std::vector<std::int32_t>& order,
+                                    const std::function<void(int, double)>& on_batch) {
   const int batch = model.max_batch(), classes = model.config().outputs;
   const std::size_t row = example_size(model);
   auto x = make_buffer<float>(static_cast<std::size_t>(batch) * row);
@@ -62,7 +63,7 @@ EpochMetrics train_classifier_epoch(MoeModel<float>& model, Optimizer<float>& op
     model.backward(dlogits.data(), count);
     optimizer.step(params.values(), params.grads());
     loss_sum += static_cast<double>(loss) * count;
-    if (on_batch) on_batch(first + count);
+    if (on_batch) on_batch(first + count, loss_sum / (first + count));
   }
   return {loss_sum / data.count, static_cast<double>(correct) / data.count};
 }

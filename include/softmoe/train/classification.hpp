@@ -26,9 +26,9 @@ EpochMetrics evaluate_classifier(MoeModel<float>& model, const TokenDataset& dat
 
 // One pass of updates over `data` in the given example order, mini-batches of model.max_batch(), the
 // last partial batch kept. Loss and accuracy are those of each batch before its update, averaged.
-// on_batch(examples done) after each update. Throws RunError when the loss stops being finite.
+// on_batch(examples done, mean loss so far) after each update. Throws RunError when the loss stops being finite.
 EpochMetrics train_classifier_epoch(MoeModel<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
                                     const std::vector<std::int32_t>& order,
-                                    const std::function<void(int)>& on_batch = {});
+                                    const std::function<void(int, double)>& on_batch = {});
 
 }  // namespace softmoe

@@ -10,8 +10,9 @@ class Progress {
  public:
   Progress(bool quiet, int epochs, int examples_per_epoch);
 
-  // During an epoch: examples done so far (redraws at most ten times a second, terminals only).
-  void update(int epoch, int examples_done);
+  // During an epoch: examples done so far and their mean loss (redraws at most ten times a second,
+  // terminals only).
+  void update(int epoch, int examples_done, double loss);
   // After an epoch: one summary line.
   void epoch_done(int epoch, const std::string& summary);
   void message(const std::string& line);
