@@ -96,7 +96,8 @@ void attention_forward(T* y, AttentionActivations<T>& act, const T* x, const Att
   linear_forward(qkv, x, w.in_proj_weight, w.in_proj_bias, B * L, D, 3 * D);
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
-      const T* q = qkv + static_cast<long>(b) * L * D3 + static_cast<long>(h) * dh;  // [L, dh], leading dimension 3D
+      // q, k, v [L, dh] each, leading dimension 3D
+      const T* q = qkv + static_cast<long>(b) * L * D3 + static_cast<long>(h) * dh;
       const T* k = q + D;
       const T* v = q + 2 * D;
       T* p = act.probs.data() + (static_cast<long>(b) * H + h) * L * L;  // [L, L]
