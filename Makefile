@@ -44,11 +44,11 @@ demo: build
 	mkdir -p results/demo
 	$(BUILD_DIR)/softmoe synthetic --experts 1,4,16 --seeds 0,1 --epochs 100 --out results/demo/synthetic.csv
 
-# Rewrites the committed PyTorch fixtures (not part of `make test`).
+# Rewrites the committed PyTorch fixtures, every tests/reference/make_*fixture*.py (not part of `make test`).
 fixtures: deps
 	@missing=$$(for p in $(FIXTURE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
-	/usr/bin/python3 tests/reference/make_fixtures.py tests/reference/fixtures
+	for script in tests/reference/make_*fixture*.py; do /usr/bin/python3 $$script tests/reference/fixtures; done
 
 # Fashion-MNIST from Debian (installs to /usr/share/datasets/fashion-mnist).
 data:
