@@ -71,3 +71,25 @@ figures:
 	@dpkg-query -W -f='$${Status}\n' gnuplot-nox 2>/dev/null | grep -q '^install ok installed' || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gnuplot-nox)
 	experiments/figures.sh
+
+# --- Performance: `make bench` (not part of `make test`; a few minutes) ---------------------------------
+# Builds bench/ (its own CMake project over the engine; the LibTorch peer is its own target there, so the
+# main build never depends on LibTorch), runs softmoe's benchmarks and the PyTorch and LibTorch peers with
+# explicit thread counts, writes results/bench.csv atomically and prints the softmoe/peer ratios.
+BENCH_BUILD_DIR ?= build-bench
+BENCH_PACKAGES = python3-torch libtorch-dev
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+bench: deps
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing) || \
+	    echo "could not install $$missing: the peers that need it are skipped"; \
+	fi
+	@libtorch=$$(dpkg-query -W -f='$${Status}\n' libtorch-dev 2>/dev/null | grep -q '^install ok installed' && echo ON || echo OFF); \
+	cmake -S bench -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DSOFTMOE_BENCH_LIBTORCH=$$libtorch $(CMAKE_FLAGS) > /dev/null
+	cmake --build $(BENCH_BUILD_DIR) -j $(JOBS)
+	/usr/bin/python3 bench/run_bench.py --build-dir $(BENCH_BUILD_DIR) --out results/bench.csv $(BENCH_ARGS)

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "softmoe/kernels/adam.hpp"
+
 namespace softmoe {
 
 OptimizerKind parse_optimizer(const std::string& name) {
@@ -46,7 +48,6 @@ void Optimizer<T>::step(T* params, const T* grads, double lr_) {
     return;
   }
 
-  T* v = second_.data();
   const T b1 = static_cast<T>(config_.beta1), b2 = static_cast<T>(config_.beta2);
   const T eps = static_cast<T>(config_.eps);
   const double t = static_cast<double>(steps_);
@@ -55,12 +56,7 @@ void Optimizer<T>::step(T* params, const T* grads, double lr_) {
   const bool decoupled = config_.kind == OptimizerKind::adamw;
   const T decay = decoupled ? T(1) - lr * wd : T(1);
   const T l2 = decoupled ? T(0) : wd;
-  for (std::size_t i = 0; i < size_; ++i) {
-    const T g = grads[i] + l2 * params[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    params[i] = decay * params[i] - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-  }
+  kernels::adam_update(params, grads, m, second_.data(), size_, {b1, b2, eps, step_size, inv_sqrt_bc2, decay, l2});
 }
 
 template class Optimizer<float>;

@@ -1,5 +1,6 @@
 #include "softmoe/layers/activation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -40,10 +41,23 @@ void activation_backward(T* dinp, const T* dout, const T* in, std::size_t n, Act
   }
 }
 
+template <class T>
+void activation_gradient(T* dinp, const T* dout, const T* in, std::size_t n, Activation activation) {
+  // dinp, dout, in [n]
+  if (activation == Activation::relu) {
+    for (std::size_t i = 0; i < n; ++i) dinp[i] = in[i] > T(0) ? dout[i] : T(0);
+  } else {
+    std::fill(dinp, dinp + n, T(0));
+    activation_backward(dinp, dout, in, n, activation);
+  }
+}
+
 template void activation_forward<float>(float*, const float*, std::size_t, Activation);
 template void activation_forward<double>(double*, const double*, std::size_t, Activation);
 template void activation_backward<float>(float*, const float*, const float*, std::size_t, Activation);
 template void activation_backward<double>(double*, const double*, const double*, std::size_t,
                                           Activation);
+template void activation_gradient<float>(float*, const float*, const float*, std::size_t, Activation);
+template void activation_gradient<double>(double*, const double*, const double*, std::size_t, Activation);
 
 }  // namespace softmoe

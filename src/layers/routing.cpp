@@ -3,39 +3,51 @@
 #include <algorithm>
 #include <cmath>
 
+#include "softmoe/kernels/parallel.hpp"
+#include "softmoe/kernels/vector_ops.hpp"
 #include "softmoe/layers/softmoe.hpp"
 
 namespace softmoe {
+namespace {
+
+using kernels::parallel_for;
+constexpr long kMinRows = 64;    // rows of d values per thread before a loop is shared
+constexpr long kMinBlocks = 16;  // [m, S] blocks per thread
+constexpr int kChunk = 64;       // slots handled together by the token softmax
+
+}  // namespace
 
 template <class T>
 void l2_normalize_rows_forward(T* out, T* norms, const T* in, int R, int d) {
-  for (int r = 0; r < R; ++r) {
-    const T* x = in + static_cast<long>(r) * d;
-    T* y = out + static_cast<long>(r) * d;
-    T sq = 0;
-    for (int k = 0; k < d; ++k) sq += x[k] * x[k];
-    norms[r] = std::sqrt(sq);
-    const T inv = T(1) / (norms[r] + T(kNormEps));
-    for (int k = 0; k < d; ++k) y[k] = x[k] * inv;
-  }
+  // in, out [R, d]; norms [R]
+  parallel_for(R, kMinRows, [&](long begin, long end) {
+    for (long r = begin; r < end; ++r) {
+      const T* x = in + r * d;
+      norms[r] = std::sqrt(kernels::dot(x, x, d));
+      kernels::scale(out + r * d, T(1) / (norms[r] + T(kNormEps)), x, d);
+    }
+  });
 }
 
 template <class T>
 void l2_normalize_rows_backward(T* din, const T* dout, const T* in, const T* norms, int R, int d) {
+  // din, dout, in [R, d]; norms [R]
   // y = x / (r + eps)  =>  dx = dy / (r + eps) - x (x . dy) / (r (r + eps)^2)
-  for (int r = 0; r < R; ++r) {
-    const long base = static_cast<long>(r) * d;
-    const T norm = norms[r];
-    const T inv = T(1) / (norm + T(kNormEps));
-    T dot = 0;
-    for (int k = 0; k < d; ++k) dot += in[base + k] * dout[base + k];
-    const T radial = norm > T(0) ? dot * inv * inv / norm : T(0);
-    for (int k = 0; k < d; ++k) din[base + k] += dout[base + k] * inv - in[base + k] * radial;
-  }
+  parallel_for(R, kMinRows, [&](long begin, long end) {
+    for (long r = begin; r < end; ++r) {
+      const long base = r * d;
+      const T norm = norms[r];
+      const T inv = T(1) / (norm + T(kNormEps));
+      const T dot = kernels::dot(in + base, dout + base, d);
+      const T radial = norm > T(0) ? dot * inv * inv / norm : T(0);
+      for (int k = 0; k < d; ++k) din[base + k] += dout[base + k] * inv - in[base + k] * radial;
+    }
+  });
 }
 
 template <class T>
 void scaled_l2_normalize_columns_forward(T* out, T* norms, const T* in, T scale, int d, int S) {
+  // in, out [d, S]; norms [S]
   std::fill(norms, norms + S, T(0));
   for (int k = 0; k < d; ++k)
     for (int s = 0; s < S; ++s) norms[s] += in[static_cast<long>(k) * S + s] * in[static_cast<long>(k) * S + s];
@@ -48,6 +60,7 @@ void scaled_l2_normalize_columns_forward(T* out, T* norms, const T* in, T scale,
 template <class T>
 void scaled_l2_normalize_columns_backward(T* din, T* dscale, const T* dout, const T* in, const T* norms,
                                           T scale, int d, int S) {
+  // din, dout, in [d, S]; norms [S]
   // out = scale * u, u = x / (r + eps): dscale = sum(dout u); dx = scale (dout / (r + eps) - x (x . dout) / (r (r + eps)^2))
   for (int s = 0; s < S; ++s) {
     T dot = 0;
@@ -64,61 +77,88 @@ void scaled_l2_normalize_columns_backward(T* din, T* dscale, const T* dout, cons
 
 template <class T>
 void softmax_tokens_forward(T* probs, const T* logits, int B, int m, int S) {
-  for (int b = 0; b < B; ++b) {
-    const long base = static_cast<long>(b) * m * S;
-    for (int s = 0; s < S; ++s) {
-      T max = logits[base + s];
-      for (int i = 1; i < m; ++i) max = std::max(max, logits[base + static_cast<long>(i) * S + s]);
-      T sum = 0;
-      for (int i = 0; i < m; ++i) {
-        const long at = base + static_cast<long>(i) * S + s;
-        sum += probs[at] = std::exp(logits[at] - max);
+  // logits, probs [B, m, S]: per example and slot, softmax over the m tokens; each pass runs along a chunk
+  // of slots so that the compiler vectorises it
+  parallel_for(B, kMinBlocks, [&](long begin, long end) {
+    T max[kChunk], sum[kChunk];
+    for (long b = begin; b < end; ++b)
+      for (int s0 = 0; s0 < S; s0 += kChunk) {
+        const int w = std::min(kChunk, S - s0);
+        const T* z = logits + b * m * S + s0;
+        T* p = probs + b * m * S + s0;
+        for (int j = 0; j < w; ++j) max[j] = z[j];
+        for (int i = 1; i < m; ++i) {
+          const T* zi = z + static_cast<long>(i) * S;
+          for (int j = 0; j < w; ++j) max[j] = zi[j] > max[j] ? zi[j] : max[j];
+        }
+        for (int i = 0; i < m; ++i) {
+          const T* zi = z + static_cast<long>(i) * S;
+          T* pi = p + static_cast<long>(i) * S;
+          for (int j = 0; j < w; ++j) pi[j] = kernels::exp_fast(zi[j] - max[j]);
+        }
+        for (int j = 0; j < w; ++j) sum[j] = p[j];
+        for (int i = 1; i < m; ++i) {
+          const T* pi = p + static_cast<long>(i) * S;
+          for (int j = 0; j < w; ++j) sum[j] += pi[j];
+        }
+        for (int j = 0; j < w; ++j) sum[j] = T(1) / sum[j];
+        for (int i = 0; i < m; ++i) {
+          T* pi = p + static_cast<long>(i) * S;
+          for (int j = 0; j < w; ++j) pi[j] *= sum[j];
+        }
       }
-      const T inv = T(1) / sum;
-      for (int i = 0; i < m; ++i) probs[base + static_cast<long>(i) * S + s] *= inv;
-    }
-  }
+  });
 }
 
 template <class T>
 void softmax_tokens_backward(T* dlogits, const T* dprobs, const T* probs, int B, int m, int S) {
-  for (int b = 0; b < B; ++b) {
-    const long base = static_cast<long>(b) * m * S;
-    for (int s = 0; s < S; ++s) {
-      T dot = 0;
-      for (int i = 0; i < m; ++i) {
-        const long at = base + static_cast<long>(i) * S + s;
-        dot += probs[at] * dprobs[at];
+  // dlogits, dprobs, probs [B, m, S]; dlogits accumulates
+  parallel_for(B, kMinBlocks, [&](long begin, long end) {
+    T dot[kChunk];
+    for (long b = begin; b < end; ++b)
+      for (int s0 = 0; s0 < S; s0 += kChunk) {
+        const int w = std::min(kChunk, S - s0);
+        const long base = b * m * S + s0;
+        for (int j = 0; j < w; ++j) dot[j] = 0;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < w; ++j) {
+            const long at = base + static_cast<long>(i) * S + j;
+            dot[j] += probs[at] * dprobs[at];
+          }
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < w; ++j) {
+            const long at = base + static_cast<long>(i) * S + j;
+            dlogits[at] += probs[at] * (dprobs[at] - dot[j]);
+          }
       }
-      for (int i = 0; i < m; ++i) {
-        const long at = base + static_cast<long>(i) * S + s;
-        dlogits[at] += probs[at] * (dprobs[at] - dot);
-      }
-    }
-  }
+  });
 }
 
 template <class T>
 void softmax_slots_forward(T* probs, const T* logits, int R, int S) {
-  for (int r = 0; r < R; ++r) {
-    const T* z = logits + static_cast<long>(r) * S;
-    T* p = probs + static_cast<long>(r) * S;
-    const T max = *std::max_element(z, z + S);
-    T sum = 0;
-    for (int s = 0; s < S; ++s) sum += p[s] = std::exp(z[s] - max);
-    const T inv = T(1) / sum;
-    for (int s = 0; s < S; ++s) p[s] *= inv;
-  }
+  // logits, probs [R, S]: softmax of each row
+  parallel_for(R, kMinRows, [&](long begin, long end) {
+    for (long r = begin; r < end; ++r) {
+      const T* z = logits + r * S;
+      T* p = probs + r * S;
+      const T max = kernels::max_value(z, S);
+      for (int s = 0; s < S; ++s) p[s] = kernels::exp_fast(z[s] - max);
+      const T inv = T(1) / kernels::sum(p, S);
+      for (int s = 0; s < S; ++s) p[s] *= inv;
+    }
+  });
 }
 
 template <class T>
 void softmax_slots_backward(T* dlogits, const T* dprobs, const T* probs, int R, int S) {
-  for (int r = 0; r < R; ++r) {
-    const long base = static_cast<long>(r) * S;
-    T dot = 0;
-    for (int s = 0; s < S; ++s) dot += probs[base + s] * dprobs[base + s];
-    for (int s = 0; s < S; ++s) dlogits[base + s] += probs[base + s] * (dprobs[base + s] - dot);
-  }
+  // dlogits, dprobs, probs [R, S]; dlogits accumulates
+  parallel_for(R, kMinRows, [&](long begin, long end) {
+    for (long r = begin; r < end; ++r) {
+      const long base = r * S;
+      const T dot = kernels::dot(probs + base, dprobs + base, S);
+      for (int s = 0; s < S; ++s) dlogits[base + s] += probs[base + s] * (dprobs[base + s] - dot);
+    }
+  });
 }
 
 #define SOFTMOE_INSTANTIATE_ROUTING(T)                                                              \

@@ -5,12 +5,14 @@
 #include <stdexcept>
 
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/kernels/parallel.hpp"
 #include "softmoe/layers/routing.hpp"
 #include "softmoe/rng.hpp"
+#include "softmoe_parts.hpp"
 
 namespace softmoe {
 
-using kernels::gemm;
+using kernels::gemm_parallel;
 using kernels::Trans;
 
 Normalize parse_normalize(const std::string& name) {
@@ -83,8 +85,7 @@ void softmoe_init(SoftMoeTensors<T> w, const SoftMoeShape& s, PhiInit phi_init, 
 }
 
 template <class T>
-SoftMoeActivations<T>::SoftMoeActivations(const SoftMoeShape& s, int max_batch_)
-    : max_batch(max_batch_) {
+SoftMoeActivations<T>::SoftMoeActivations(const SoftMoeShape& s, int max_batch_) : shape(s), max_batch(max_batch_) {
   const std::size_t B = static_cast<std::size_t>(max_batch_), m = s.tokens, d = s.dim,
                     S = s.total_slots(), h = s.hidden, d_out = s.dim_out;
   const bool normalizes = s.normalize != Normalize::none;
@@ -99,119 +100,38 @@ SoftMoeActivations<T>::SoftMoeActivations(const SoftMoeShape& s, int max_batch_)
   hidden_pre = make_buffer<T>(S * B * h);
   hidden = make_buffer<T>(S * B * h);
   slot_out = make_buffer<T>(S * B * d_out);
-  dslot_out = make_buffer<T>(S * B * d_out);
-  dhidden = make_buffer<T>(S * B * h);
-  dhidden_pre = make_buffer<T>(S * B * h);
-  dslot_in = make_buffer<T>(S * B * d);
   ddispatch = make_buffer<T>(B * m * S);
   dcombine = make_buffer<T>(B * m * S);
   dxr = make_buffer<T>(normalizes ? B * m * d : 0);
   dphir = make_buffer<T>(normalizes ? d * S : 0);
-}
-
-namespace {
-
-// Row of slot s = e p + j of example b in a [n, B, p, width] slot tensor.
-inline long slot_row(int s, int b, int B, int p) {
-  return (static_cast<long>(s / p) * B + b) * p + s % p;
+  const bool transposes = s.hidden < detail::kWideHidden;
+  w1_t = make_buffer<T>(transposes ? S / s.slots * h * d : 0);
+  w2_t = make_buffer<T>(transposes ? S / s.slots * h * d_out : 0);
+  reserve_scratch(kernels::threads());
 }
 
 template <class T>
-void fill_rows(T* out, const T* row, long rows, int width) {
-  for (long r = 0; r < rows; ++r) std::copy(row, row + width, out + r * width);
+void SoftMoeActivations<T>::reserve_scratch(int threads) {
+  if (threads <= scratch_threads) return;
+  const std::size_t t = static_cast<std::size_t>(threads), rows = static_cast<std::size_t>(max_batch) * shape.slots;
+  const std::size_t group = detail::kExpertGroup, d = shape.dim, h = shape.hidden, d_out = shape.dim_out;
+  block_in = make_buffer<T>(t * group * rows * d);
+  block_out = make_buffer<T>(t * group * rows * d_out);
+  dslot_out = make_buffer<T>(t * group * rows * d_out);
+  dslot_in = make_buffer<T>(t * group * rows * d);
+  dhidden = make_buffer<T>(t * rows * h);
+  dhidden_pre = make_buffer<T>(t * rows * h);
+  edge_rows = make_buffer<T>(t * 2 * std::max(d, d_out));
+  const std::size_t expert_params = shape.experts * (d * h + h * d_out + (shape.expert_bias ? h + d_out : 0));
+  dexperts = make_buffer<T>((t - 1) * expert_params);
+  scratch_threads = threads;
 }
-
-template <class T>
-void add_column_sums(T* sums, const T* in, long rows, int width) {
-  for (long r = 0; r < rows; ++r)
-    for (int k = 0; k < width; ++k) sums[k] += in[r * width + k];
-}
-
-// slot_in [n, B, p, d] = per example D^T Xe; dispatch [B, m, S], xe [B, m, d]
-template <class T>
-void dispatch_forward(T* slot_in, const T* dispatch, const T* xe, int B, int m, int S, int p, int d) {
-  for (int b = 0; b < B; ++b)
-    for (int s = 0; s < S; ++s) {
-      T* dst = slot_in + slot_row(s, b, B, p) * d;
-      std::fill(dst, dst + d, T(0));
-      for (int i = 0; i < m; ++i) {
-        const long token = static_cast<long>(b) * m + i;
-        const T weight = dispatch[token * S + s];
-        const T* src = xe + token * d;
-        for (int k = 0; k < d; ++k) dst[k] += weight * src[k];
-      }
-    }
-}
-
-// ddispatch [B, m, S] = Xe . dslot_in per (token, slot); dxe [B, m, d] += D dslot_in (if not null)
-template <class T>
-void dispatch_backward(T* ddispatch, T* dxe, const T* dslot_in, const T* dispatch, const T* xe, int B, int m,
-                       int S, int p, int d) {
-  for (int b = 0; b < B; ++b)
-    for (int i = 0; i < m; ++i) {
-      const long token = static_cast<long>(b) * m + i;
-      const T* x = xe + token * d;
-      for (int s = 0; s < S; ++s) {
-        const T* g = dslot_in + slot_row(s, b, B, p) * d;
-        T dot = 0;
-        for (int k = 0; k < d; ++k) dot += x[k] * g[k];
-        ddispatch[token * S + s] = dot;
-        if (dxe) {
-          const T weight = dispatch[token * S + s];
-          T* dx = dxe + token * d;
-          for (int k = 0; k < d; ++k) dx[k] += weight * g[k];
-        }
-      }
-    }
-}
-
-// y [B, m, d_out] = per example C Ys; combine [B, m, S], slot_out [n, B, p, d_out]
-template <class T>
-void combine_forward(T* y, const T* combine, const T* slot_out, int B, int m, int S, int p, int d_out) {
-  for (int b = 0; b < B; ++b)
-    for (int i = 0; i < m; ++i) {
-      const long token = static_cast<long>(b) * m + i;
-      T* dst = y + token * d_out;
-      std::fill(dst, dst + d_out, T(0));
-      for (int s = 0; s < S; ++s) {
-        const T weight = combine[token * S + s];
-        const T* src = slot_out + slot_row(s, b, B, p) * d_out;
-        for (int k = 0; k < d_out; ++k) dst[k] += weight * src[k];
-      }
-    }
-}
-
-// dcombine [B, m, S] = dy . Ys; dslot_out [n, B, p, d_out] = C^T dy (overwritten)
-template <class T>
-void combine_backward(T* dcombine, T* dslot_out, const T* dy, const T* combine, const T* slot_out, int B,
-                      int m, int S, int p, int d_out) {
-  for (int b = 0; b < B; ++b)
-    for (int s = 0; s < S; ++s) {
-      const long row = slot_row(s, b, B, p) * d_out;
-      T* dys = dslot_out + row;
-      const T* ys = slot_out + row;
-      std::fill(dys, dys + d_out, T(0));
-      for (int i = 0; i < m; ++i) {
-        const long token = static_cast<long>(b) * m + i;
-        const T* g = dy + token * d_out;
-        const T weight = combine[token * S + s];
-        T dot = 0;
-        for (int k = 0; k < d_out; ++k) {
-          dot += g[k] * ys[k];
-          dys[k] += weight * g[k];
-        }
-        dcombine[token * S + s] = dot;
-      }
-    }
-}
-
-}  // namespace
 
 template <class T>
 void softmoe_forward(T* y, SoftMoeActivations<T>& act, const T* x, const SoftMoeTensors<T>& w,
                      const SoftMoeShape& s, int B) {
-  const int m = s.tokens, d = s.dim, n = s.experts, p = s.slots, S = s.total_slots(), h = s.hidden,
-            d_out = s.dim_out, rows = B * m, expert_rows = B * p;
+  // x [B, m, d] -> y [B, m, d_out]; act keeps L, D, C [B, m, S] and the slot tensors [n, B, p, width]
+  const int m = s.tokens, d = s.dim, S = s.total_slots(), rows = B * m;
   if (B > act.max_batch) throw std::logic_error("softmoe_forward: batch larger than activations");
 
   const T* xr = x;
@@ -224,59 +144,17 @@ void softmoe_forward(T* y, SoftMoeActivations<T>& act, const T* x, const SoftMoe
   }
   const T* xe = s.normalize == Normalize::all ? xr : x;
 
-  gemm(Trans::no, Trans::no, rows, S, d, T(1), xr, d, phir, S, T(0), act.logits.data(), S);
+  gemm_parallel(Trans::no, Trans::no, rows, S, d, T(1), xr, d, phir, S, T(0), act.logits.data(), S);
   softmax_tokens_forward(act.dispatch.data(), act.logits.data(), B, m, S);
   softmax_slots_forward(act.combine.data(), act.logits.data(), rows, S);
-  dispatch_forward(act.slot_in.data(), act.dispatch.data(), xe, B, m, S, p, d);
-
-  for (int e = 0; e < n; ++e) {
-    const T* in = act.slot_in.data() + static_cast<long>(e) * expert_rows * d;
-    T* pre = act.hidden_pre.data() + static_cast<long>(e) * expert_rows * h;
-    T* out = act.slot_out.data() + static_cast<long>(e) * expert_rows * d_out;
-    if (w.b1) fill_rows(pre, w.b1 + static_cast<long>(e) * h, expert_rows, h);
-    gemm(Trans::no, Trans::no, expert_rows, h, d, T(1), in, d, w.w1 + static_cast<long>(e) * d * h, h,
-         T(w.b1 ? 1 : 0), pre, h);
-    T* hid = act.hidden.data() + static_cast<long>(e) * expert_rows * h;
-    activation_forward(hid, pre, static_cast<std::size_t>(expert_rows) * h, s.activation);
-    if (w.b2) fill_rows(out, w.b2 + static_cast<long>(e) * d_out, expert_rows, d_out);
-    gemm(Trans::no, Trans::no, expert_rows, d_out, h, T(1), hid, h, w.w2 + static_cast<long>(e) * h * d_out,
-         d_out, T(w.b2 ? 1 : 0), out, d_out);
-  }
-
-  combine_forward(y, act.combine.data(), act.slot_out.data(), B, m, S, p, d_out);
+  detail::experts_forward(y, act, xe, w, s, B);
 }
 
 template <class T>
 void softmoe_backward(T* dx, const SoftMoeTensors<T>& g, const T* dy, SoftMoeActivations<T>& act,
                       const T* x, const SoftMoeTensors<T>& w, const SoftMoeShape& s, int B) {
-  const int m = s.tokens, d = s.dim, n = s.experts, p = s.slots, S = s.total_slots(), h = s.hidden,
-            d_out = s.dim_out, rows = B * m, expert_rows = B * p;
-
-  combine_backward(act.dcombine.data(), act.dslot_out.data(), dy, act.combine.data(), act.slot_out.data(),
-                   B, m, S, p, d_out);
-
-  for (int e = 0; e < n; ++e) {
-    const long hidden_at = static_cast<long>(e) * expert_rows * h;
-    const T* in = act.slot_in.data() + static_cast<long>(e) * expert_rows * d;
-    const T* dout = act.dslot_out.data() + static_cast<long>(e) * expert_rows * d_out;
-    const T* w1 = w.w1 + static_cast<long>(e) * d * h;
-    const T* w2 = w.w2 + static_cast<long>(e) * h * d_out;
-    T* dhid = act.dhidden.data() + hidden_at;
-    T* dpre = act.dhidden_pre.data() + hidden_at;
-
-    gemm(Trans::yes, Trans::no, h, d_out, expert_rows, T(1), act.hidden.data() + hidden_at, h, dout, d_out,
-         T(1), g.w2 + static_cast<long>(e) * h * d_out, d_out);
-    if (g.b2) add_column_sums(g.b2 + static_cast<long>(e) * d_out, dout, expert_rows, d_out);
-    gemm(Trans::no, Trans::yes, expert_rows, h, d_out, T(1), dout, d_out, w2, d_out, T(0), dhid, h);
-    std::fill(dpre, dpre + static_cast<long>(expert_rows) * h, T(0));
-    activation_backward(dpre, dhid, act.hidden_pre.data() + hidden_at,
-                        static_cast<std::size_t>(expert_rows) * h, s.activation);
-    gemm(Trans::yes, Trans::no, d, h, expert_rows, T(1), in, d, dpre, h, T(1),
-         g.w1 + static_cast<long>(e) * d * h, h);
-    if (g.b1) add_column_sums(g.b1 + static_cast<long>(e) * h, dpre, expert_rows, h);
-    gemm(Trans::no, Trans::yes, expert_rows, d, h, T(1), dpre, h, w1, h, T(0),
-         act.dslot_in.data() + static_cast<long>(e) * expert_rows * d, d);
-  }
+  // dy [B, m, d_out] -> g += parameter gradients, dx [B, m, d] += input gradient (if not null)
+  const int m = s.tokens, d = s.dim, S = s.total_slots(), rows = B * m;
 
   // Where the experts' input gradient goes: straight to dx, or through the token normalisation.
   const bool normalizes = s.normalize != Normalize::none;
@@ -288,7 +166,7 @@ void softmoe_backward(T* dx, const SoftMoeTensors<T>& g, const T* dy, SoftMoeAct
     dxe = dx;
   }
   const T* xe = s.normalize == Normalize::all ? act.xr.data() : x;
-  dispatch_backward(act.ddispatch.data(), dxe, act.dslot_in.data(), act.dispatch.data(), xe, B, m, S, p, d);
+  detail::experts_backward(dxe, g, dy, xe, act, w, s, B);
 
   T* dlogits = act.logits.data();  // L is not needed any more
   std::fill(dlogits, dlogits + static_cast<long>(rows) * S, T(0));
@@ -296,16 +174,16 @@ void softmoe_backward(T* dx, const SoftMoeTensors<T>& g, const T* dy, SoftMoeAct
   softmax_slots_backward(dlogits, act.dcombine.data(), act.combine.data(), rows, S);
 
   if (!normalizes) {
-    gemm(Trans::yes, Trans::no, d, S, rows, T(1), x, d, dlogits, S, T(1), g.phi, S);
-    if (dx) gemm(Trans::no, Trans::yes, rows, d, S, T(1), dlogits, S, w.phi, S, T(1), dx, d);
+    gemm_parallel(Trans::yes, Trans::no, d, S, rows, T(1), x, d, dlogits, S, T(1), g.phi, S);
+    if (dx) gemm_parallel(Trans::no, Trans::yes, rows, d, S, T(1), dlogits, S, w.phi, S, T(1), dx, d);
     return;
   }
-  gemm(Trans::yes, Trans::no, d, S, rows, T(1), act.xr.data(), d, dlogits, S, T(0), act.dphir.data(), S);
+  gemm_parallel(Trans::yes, Trans::no, d, S, rows, T(1), act.xr.data(), d, dlogits, S, T(0), act.dphir.data(), S);
   scaled_l2_normalize_columns_backward(g.phi, g.scale, act.dphir.data(), w.phi, act.phi_norm.data(), *w.scale,
                                        d, S);
   if (dx) {
     const T beta = s.normalize == Normalize::all ? T(1) : T(0);
-    gemm(Trans::no, Trans::yes, rows, d, S, T(1), dlogits, S, act.phir.data(), S, beta, act.dxr.data(), d);
+    gemm_parallel(Trans::no, Trans::yes, rows, d, S, T(1), dlogits, S, act.phir.data(), S, beta, act.dxr.data(), d);
     l2_normalize_rows_backward(dx, act.dxr.data(), x, act.token_norm.data(), rows, d);
   }
 }

@@ -11,6 +11,19 @@
 namespace softmoe {
 namespace {
 
+// Sets act.store_slots for the lifetime of the object.
+class SlotStorage {
+ public:
+  SlotStorage(SoftMoeActivations<float>& act, bool store) : act_(act), saved_(act.store_slots) { act.store_slots = store; }
+  ~SlotStorage() { act_.store_slots = saved_; }
+  SlotStorage(const SlotStorage&) = delete;
+  SlotStorage& operator=(const SlotStorage&) = delete;
+
+ private:
+  SoftMoeActivations<float>& act_;
+  bool saved_;
+};
+
 std::size_t example_size(const MoeModel<float>& model) {
   return static_cast<std::size_t>(model.config().moe.tokens) * model.config().moe.dim;
 }
@@ -21,6 +34,7 @@ EpochMetrics evaluate_classifier(MoeModel<float>& model, const TokenDataset& dat
   const int batch = model.max_batch(), classes = model.config().outputs;
   const std::size_t row = example_size(model);
   auto probs = make_buffer<float>(static_cast<std::size_t>(batch) * classes);
+  SlotStorage no_slots(model.moe_activations(), false);  // only the logits are needed
   double loss = 0;
   long correct = 0;
   for (int first = 0; first < data.count; first += batch) {
@@ -43,6 +57,7 @@ EpochMetrics train_classifier_epoch(MoeModel<float>& model, Optimizer<float>& op
   auto dlogits = make_buffer<float>(static_cast<std::size_t>(batch) * classes);
   std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
   auto& params = model.params();
+  SlotStorage no_slots(model.moe_activations(), false);  // backward does not need them
   double loss_sum = 0;
   long correct = 0;
 

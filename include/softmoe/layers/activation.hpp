@@ -17,4 +17,8 @@ void activation_forward(T* out, const T* in, std::size_t n, Activation activatio
 template <class T>
 void activation_backward(T* dinp, const T* dout, const T* in, std::size_t n, Activation activation);
 
+// The same without accumulating: dinp = dout * f'(in).
+template <class T>
+void activation_gradient(T* dinp, const T* dout, const T* in, std::size_t n, Activation activation);
+
 }  // namespace softmoe

@@ -11,7 +11,7 @@
 //
 // Batched layouts (B examples): x, y [B, m, d]; logits, dispatch, combine [B, m, S];
 // slot tensors [n, B, p, width], so that each expert's rows form one contiguous [B p, width] block and
-// every expert runs as one GEMM over the whole batch.
+// every expert runs as one GEMM pair over a block of examples (never one call per example).
 #include <cstddef>
 #include <string>
 
@@ -79,13 +79,27 @@ class Rng;
 template <class T>
 void softmoe_init(SoftMoeTensors<T> w, const SoftMoeShape& shape, PhiInit phi_init, Rng& rng);
 
-// Everything forward keeps for backward, plus backward's scratch; sized once for max_batch so that a
-// training step allocates nothing.
+// Everything forward keeps for backward, plus the scratch of both passes; sized once for max_batch so
+// that a training step allocates nothing. Both passes split the examples over the engine's threads
+// (kernels/parallel.hpp); each thread takes its examples in blocks small enough to stay in cache and
+// runs every expert on a block (one GEMM pair over the block's [B_block p, width] slot rows), four
+// experts at a time, so the slot tensors need not be written to memory: backward recomputes a block's
+// slot inputs and outputs when it needs them.
 template <class T>
 struct SoftMoeActivations {
   SoftMoeActivations(const SoftMoeShape& shape, int max_batch);
 
+  // Sizes the per-thread scratch for `threads` threads; allocates only when that count grows.
+  void reserve_scratch(int threads);
+
+  SoftMoeShape shape;
   int max_batch;
+  // When true (the default), forward also fills slot_in and slot_out, which expert selection reads
+  // after an unmasked forward; training turns it off (backward does not need them).
+  bool store_slots = true;
+  // Set by forward: slot_in / slot_out hold this batch's slot tensors (slot_out is also kept, instead of
+  // recomputed by backward, when the experts are wide enough for that to be cheaper).
+  bool kept_slot_in = false, kept_slot_out = false;
   Buffer<T> xr;          // [B, m, d]  normalised tokens (router, all)
   Buffer<T> token_norm;  // [B, m]
   Buffer<T> phir;        // [d, S]     normalised, scaled router weights
@@ -93,15 +107,23 @@ struct SoftMoeActivations {
   Buffer<T> logits;      // [B, m, S]  forward: L; backward: dL
   Buffer<T> dispatch;    // [B, m, S]
   Buffer<T> combine;     // [B, m, S]
-  Buffer<T> slot_in;     // [n, B, p, d]
+  Buffer<T> slot_in;     // [n, B, p, d]      with store_slots
   Buffer<T> hidden_pre;  // [n, B, p, h]
   Buffer<T> hidden;      // [n, B, p, h]
-  Buffer<T> slot_out;    // [n, B, p, d_out]
-  // backward scratch
-  Buffer<T> dslot_out;   // [n, B, p, d_out]
-  Buffer<T> dhidden;     // [n, B, p, h]  gradient of the activation output
-  Buffer<T> dhidden_pre; // [n, B, p, h]  gradient of the pre-activation
-  Buffer<T> dslot_in;    // [n, B, p, d]
+  Buffer<T> slot_out;    // [n, B, p, d_out]  with store_slots (or kept_slot_out)
+  // per-thread scratch (threads = scratch_threads), for a group of G = 4 experts' slot rows over one
+  // block of examples
+  int scratch_threads = 0;
+  Buffer<T> block_in;    // [threads, G, B p, d]      slot inputs
+  Buffer<T> block_out;   // [threads, G, B p, d_out]  slot outputs
+  Buffer<T> dslot_out;   // [threads, G, B p, d_out]
+  Buffer<T> dslot_in;    // [threads, G, B p, d]
+  Buffer<T> dhidden;     // [threads, B p, h]  gradient of the activation output
+  Buffer<T> dhidden_pre; // [threads, B p, h]  gradient of the pre-activation
+  Buffer<T> edge_rows;   // [threads, 2, max(d, d_out)]  a zero row and a spare row (padding)
+  Buffer<T> dexperts;    // [threads - 1, expert parameters] expert gradients of threads 1.. (added in order)
+  Buffer<T> w1_t;        // [n, h, d]      w1 transposed, for backward's dslot_in = dhidden_pre w1^T (small h)
+  Buffer<T> w2_t;        // [n, d_out, h]  w2 transposed, for backward's dhidden = dslot_out w2^T (small h)
   Buffer<T> ddispatch;   // [B, m, S]
   Buffer<T> dcombine;    // [B, m, S]
   Buffer<T> dxr;         // [B, m, d]
