@@ -2,6 +2,7 @@
 // zeroed by hand, both combine variants, top-k and random choices, the oracle's arithmetic, --k parsing.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -128,6 +129,26 @@ TEST_CASE("top-k keeps the largest scores, ties to the lower index; random keeps
   expert_scores(expert, combine, 1, 2, 2, 2);
   CHECK(expert[0] == doctest::Approx(1.05));
   CHECK(expert[1] == doctest::Approx(0.95));
+}
+
+TEST_CASE("top-k keeps what a full sort by (score desc, index asc) keeps, with many ties") {
+  const int B = 20, n = 64;
+  std::vector<float> scores(B * n);
+  Rng rng(5, Stream::selection);
+  for (auto& s : scores) s = static_cast<float>(rng.below(8)) / 8;  // 8 distinct values: many ties
+  std::vector<std::uint8_t> keep(B * n);
+  for (int k : {1, 7, 32, 63, 64}) {
+    keep_top_k(keep.data(), scores.data(), B, n, k);
+    for (int b = 0; b < B; ++b) {
+      const float* score = scores.data() + b * n;
+      std::vector<int> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int c) { return score[a] > score[c]; });
+      std::vector<int> expected(n, 0);
+      for (int j = 0; j < k; ++j) expected[order[j]] = 1;
+      CHECK(std::vector<int>(keep.begin() + b * n, keep.begin() + (b + 1) * n) == expected);
+    }
+  }
 }
 
 TEST_CASE("oracle: per-expert logit contributions add up to the subset's logits") {

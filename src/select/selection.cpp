@@ -25,8 +25,10 @@ void keep_top_k(std::uint8_t* keep, const float* scores, int B, int n, int k) {
   for (int b = 0; b < B; ++b) {
     const float* score = scores + static_cast<long>(b) * n;
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                      [&](int a, int c) { return score[a] > score[c] || (score[a] == score[c] && a < c); });
+    // A strict total order (score, then index), so the k kept are the same as a full sort would keep.
+    if (k < n)
+      std::nth_element(order.begin(), order.begin() + k, order.end(),
+                       [&](int a, int c) { return score[a] > score[c] || (score[a] == score[c] && a < c); });
     std::uint8_t* row = keep + static_cast<long>(b) * n;
     std::fill(row, row + n, std::uint8_t{0});
     for (int j = 0; j < k; ++j) row[order[j]] = 1;
