@@ -54,12 +54,12 @@ TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const 
   t.model = c.model;
   t.experts = p.experts;
   t.expert_hidden = p.hidden;
-  if (p.budget) t.vit.expert_params = p.budget;
   if (p.lr != 0) t.lr = p.lr;
   if (c.epochs) t.epochs = c.epochs;
   t.seed = p.seed;
   t.recipe = c.recipe;
   t.vit = c.vit;
+  if (p.budget) t.vit.expert_params = p.budget;
   t.threads = c.threads;
   t.out = run_dir.string();
   t.quiet = true;

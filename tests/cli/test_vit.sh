@@ -90,4 +90,45 @@ head -c 100000 "$WORK/dense/model.safetensors" | tr -d '\0' | grep -q "blocks.1.
 "$SOFTMOE" "${vit[@]}" --experts 4 --pool mean --moe-residual off --moe-layers 0,1 --epochs 1 --out "$WORK/mean" \
   > /dev/null || fail "mean-pool vit failed"
 grep -q '"moe_residual": false' "$WORK/mean/config.json" || fail "config.json lacks moe_residual false"
+
+# specialize on a ViT run: every method in every MoE layer; all = train's accuracy; top-k with k = n keeps
+# every expert; work shrinks with k; the oracle is refused when asked for, skipped by the default list.
+two=("${vit[@]}" --experts 4 --moe-layers 0,1 --epochs 2)
+"$SOFTMOE" "${two[@]}" --out "$WORK/two" > /dev/null || fail "two-layer vit run failed"
+sp=(specialize --run "$WORK/two" --k all,4 --methods all,topk,topk-renorm,random --random-trials 3 --batch 64 --quiet)
+"$SOFTMOE" "${sp[@]}" --out "$WORK/sp.csv" > "$WORK/table" || fail "specialize on a vit failed"
+head -1 "$WORK/sp.csv" | grep -q "^experts,k,method,trial,accuracy,accuracy_std,n_trials,inputs,expert_flops,total_flops,seconds,threads,topk_is_oracle$" \
+  || fail "specialize header: $(head -1 "$WORK/sp.csv")"
+# all + k = 1..4: topk, renorm, 3 trials, aggregate (6 each)
+[ "$(($(wc -l < "$WORK/sp.csv") - 1))" = 25 ] || fail "expected 25 specialize rows, got $(($(wc -l < "$WORK/sp.csv") - 1))"
+reported=$(tail -1 "$WORK/two/train.csv" | cut -d, -f5)
+all=$(awk -F, '$3 == "all" { print $5 }' "$WORK/sp.csv")
+[ "$all" = "$reported" ] || fail "vit all-expert accuracy $all differs from train's $reported"
+top4=$(awk -F, '$3 == "topk" && $2 == 4 { print $5 }' "$WORK/sp.csv")
+awk -v a="$all" -v t="$top4" 'BEGIN { d = a - t; exit !(d < 0.011 && d > -0.011) }' \
+  || fail "top-4 of 4 experts ($top4) should match all experts ($all)"
+awk -F, '$3 == "topk" && $2 == 1 { t = $9 } $3 == "all" { a = $9 } END { exit !(t * 4 == a && a > 0) }' "$WORK/sp.csv" \
+  || fail "top-1 of 4 experts should cost a quarter of the expert FLOPs of all"
+awk -F, '$3 == "topk" && $2 == 1 { t = $10 } $3 == "all" { a = $10 } END { exit !(t < a) }' "$WORK/sp.csv" \
+  || fail "total FLOPs should shrink with k"
+"$SOFTMOE" "${sp[@]}" --out "$WORK/sp2.csv" > /dev/null || fail "second specialize failed"
+[ "$(without_timing "$WORK/sp.csv")" = "$(without_timing "$WORK/sp2.csv")" ] || fail "vit specialize reruns differ"
+expect_exit 2 "oracle" -- "$SOFTMOE" specialize --run "$WORK/two" --k 1 --methods topk,oracle --out "$WORK/o.csv"
+"$SOFTMOE" specialize --run "$WORK/two" --k 1 --random-trials 2 --out "$WORK/d.csv" > /dev/null 2> "$WORK/stderr" \
+  || fail "default methods on a vit failed"
+grep -q "oracle: skipped" "$WORK/stderr" || fail "the default list should say it skips the oracle"
+grep -q ",oracle," "$WORK/d.csv" && fail "oracle rows on a vit"
+expect_exit 2 "dense" -- "$SOFTMOE" specialize --run "$WORK/dense" --k 1 --out "$WORK/dd.csv"
+
+# sweep --model vit: n = 2, 4 at one expert budget, trained and specialised; reproducible.
+sw=(sweep --task mnist --model vit --data-dir "$data" --patch 7 --dim 16 --depth 2 --heads 2 --batch 64 --epochs 1
+    --experts 2,4 --expert-params 1024 --specialize 1 --methods all,topk,topk-renorm,random --random-trials 2 --quiet)
+"$SOFTMOE" "${sw[@]}" --out "$WORK/sweep" || fail "vit sweep failed"
+head -1 "$WORK/sweep/results.csv" | grep -q "^experts,expert_budget,seed,hidden," || fail "vit sweep header: $(head -1 "$WORK/sweep/results.csv")"
+grep -q "^2,1024,0,16," "$WORK/sweep/results.csv" || fail "n=2 at budget 1024 should have hidden 16"
+grep -q "^4,1024,0,8,.*,topk-renorm," "$WORK/sweep/results.csv" || fail "n=4 row with topk-renorm missing"
+grep -q '"model": "vit"' "$WORK/sweep/runs/experts2_expert_budget1024_seed0/config.json" || fail "sweep point is not a vit"
+"$SOFTMOE" "${sw[@]}" --jobs 2 --out "$WORK/sweep2" || fail "second vit sweep failed"
+[ "$(without_timing "$WORK/sweep/results.csv")" = "$(without_timing "$WORK/sweep2/results.csv")" ] || fail "vit sweeps differ"
+expect_exit 2 "different sweep" -- "$SOFTMOE" "${sw[@]}" --moe-residual off --out "$WORK/sweep"
 finish
