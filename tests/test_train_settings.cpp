@@ -11,6 +11,7 @@
 #include "softmoe/io/vit_checkpoint.hpp"
 #include "softmoe/models/classifier.hpp"
 #include "softmoe/rng.hpp"
+#include "softmoe/train/classification.hpp"
 
 using namespace softmoe;
 namespace fs = std::filesystem;
@@ -155,4 +156,59 @@ TEST_CASE("Classifier adapters forward as their models and report their sizes") 
   CHECK(classifier.classes() == 10);
   CHECK(classifier.expert_param_count() == vit.expert_param_count());
   CHECK(classifier.expert_param_count() > 0);
+}
+
+TEST_CASE("train_classifier_epoch follows the recipe: learning rate per update, augmentation per batch, smoothing") {
+  MoeModelConfig mc;
+  mc.moe.tokens = 2;
+  mc.moe.dim = 3;
+  mc.moe.experts = 2;
+  mc.moe.hidden = 4;
+  mc.moe.dim_out = 3;
+  mc.outputs = 3;
+  TokenDataset data;
+  data.count = 10;
+  data.x = make_buffer<float>(60);
+  for (int i = 0; i < 60; ++i) data.x[static_cast<std::size_t>(i)] = static_cast<float>((i * 7) % 11) / 5.0f - 1.0f;
+  for (int i = 0; i < 10; ++i) data.labels.push_back(i % 3);
+  std::vector<std::int32_t> order(10);
+  for (int i = 0; i < 10; ++i) order[static_cast<std::size_t>(i)] = i;
+
+  const auto train = [&](const EpochRecipe& recipe, std::vector<float>& out) {
+    MoeModel<float> model(mc, 4);
+    Rng rng(5, Stream::init);
+    model.init(rng);
+    MoeClassifier classifier(model);
+    OptimizerConfig oc;
+    oc.lr = 0.05;
+    Optimizer<float> optimizer(oc, model.params().size());
+    const EpochMetrics m = train_classifier_epoch(classifier, optimizer, data, order, {}, recipe);
+    out.assign(model.params().values(), model.params().values() + model.params().size());
+    return m;
+  };
+  std::vector<float> initial, plain, frozen, smoothed;
+  {
+    MoeModel<float> model(mc, 4);
+    Rng rng(5, Stream::init);
+    model.init(rng);
+    initial.assign(model.params().values(), model.params().values() + model.params().size());
+  }
+  const EpochMetrics p = train({}, plain);
+  CHECK(plain != initial);
+
+  EpochRecipe zero;
+  std::vector<long> steps;
+  int batches = 0;
+  zero.lr = [&](long step) { steps.push_back(step); return 0.0; };
+  zero.augment = [&](float*, int count) { CHECK(count <= 4); ++batches; };
+  train(zero, frozen);
+  CHECK(frozen == initial);  // every update at lr 0
+  CHECK(steps == std::vector<long>{0, 1, 2});
+  CHECK(batches == 3);
+
+  EpochRecipe smooth;
+  smooth.label_smoothing = 0.2;
+  const EpochMetrics s = train(smooth, smoothed);
+  CHECK(smoothed != plain);
+  CHECK(s.loss != p.loss);
 }
