@@ -33,8 +33,7 @@ void TrainedModel::save_checkpoint(const std::filesystem::path& path, int epoch)
   if (paper) {
     save_model_checkpoint(path, *paper, metadata);
   } else {
-    const VitArchitecture stored = vit_architecture_from_json(architecture, path.string());
-    save_vit_checkpoint(path, *vit, stored.input, metadata);
+    save_vit_checkpoint(path, *vit, input, metadata);
   }
 }
 
@@ -60,11 +59,13 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
   m.architecture = to_json(VitArchitecture{config, stats});
   m.train = image_rows(splits.train, stats);
   m.test = image_rows(splits.test, stats);
+  m.input = stats;
   m.fill = black_value(static_cast<float>(stats.mean), static_cast<float>(stats.stddev));
-  m.description = config.experts > 0
-                      ? fmt::format("vit, {} experts of hidden {} in blocks {}", config.experts, config.expert_width(),
-                                    fmt::join(config.moe_blocks(), ","))
-                      : fmt::format("vit, dense MLPs of hidden {}", config.mlp_width());
+  std::string blocks;
+  for (int b : config.moe_blocks()) blocks += (blocks.empty() ? "" : ",") + std::to_string(b);
+  m.description = config.experts > 0 ? fmt::format("vit, {} experts of hidden {} in blocks {}", config.experts,
+                                                   config.expert_width(), blocks)
+                                     : fmt::format("vit, dense MLPs of hidden {}", config.mlp_width());
   return m;
 }
 

@@ -7,6 +7,7 @@
 
 #include "softmoe/commands/train.hpp"
 #include "softmoe/data/image_dataset.hpp"
+#include "softmoe/data/normalized_images.hpp"
 #include "softmoe/io/json.hpp"
 #include "softmoe/models/classifier.hpp"
 #include "softmoe/train/classification.hpp"
@@ -19,6 +20,7 @@ struct TrainedModel {
   std::unique_ptr<Classifier> classifier;
   json::Value architecture;               // config.json's "architecture" and the checkpoint's "softmoe.model"
   TokenDataset train, test;
+  PixelStats input;                       // vit: the input normalisation
   float fill = 0;                         // vit: the normalised black pixel, for shifts
   std::string description;                // for the final line on stdout
 
