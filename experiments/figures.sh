@@ -32,7 +32,7 @@ GP
 fi
 
 # Selection curves: accuracy against k, top-k against random (mean ± sd), for every selection CSV.
-plot_selection() {  # CSV PNG TITLE
+plot_selection() {  # CSV PNG TITLE [YRANGE, default 0:1]
   local f=$1 n
   n=$(awk -F, 'NR == 2 { print $1 }' "$f")
   awk -F, '$3 == "topk" && $4 == "all" { print $2, $5 }' "$f" | sort -n > "$tmp/topk.dat"
@@ -48,7 +48,7 @@ set title "$3"
 set xlabel "experts kept per input, k (of $n)"
 set ylabel "test accuracy"
 set key bottom right
-set yrange [0:1]
+set yrange [${4:-0:1}]
 plot "$tmp/topk.dat" using 1:2 with linespoints lw 2 title "top-k by combine weight", \
      "$tmp/random.dat" using 1:2:3 with yerrorlines title "random k (10 trials)", \
      $( [ -s "$tmp/renorm.dat" ] && echo "\"$tmp/renorm.dat\" using 1:2 with linespoints dt 3 title \"top-k, C renormalised\"," ) \
@@ -105,7 +105,7 @@ sel=results/fashion-mnist-vit-selection
 if [ -f "$sel/selection.csv" ]; then
   for n in 4 16 64; do
     [ -f "$sel/n$n/specialize.csv" ] && plot_selection "$sel/n$n/specialize.csv" "$out/selection_vit_fashion-n$n.png" \
-      "Soft MoE ViT, Fashion-MNIST, n = $n (selection in both MoE layers)"
+      "Soft MoE ViT, Fashion-MNIST, n = $n (selection in both MoE layers)" 0.74:0.9
   done
   plot_cmd=""
   for n in 4 16 64; do
@@ -120,10 +120,11 @@ if [ -f "$sel/selection.csv" ]; then
 set terminal pngcairo size 800,500
 set output "$out/selection_vit_fashion.png"
 set title "Soft MoE ViT, Fashion-MNIST: selection at a fixed expert budget (n x hidden = 1024)"
-set xlabel "fraction of experts kept per input, k / n"
+set xlabel "fraction of experts kept per input, k / n (log scale)"
 set ylabel "test accuracy"
 set key bottom right
-set yrange [0:1]
+set logscale x 2
+set yrange [0.82:0.9]
 plot ${plot_cmd%, }
 GP
 fi
