@@ -8,7 +8,8 @@
 # Writes OUT/nN (run directories with specialize.csv) and OUT/selection.csv (every specialize row with n).
 # Resumable: finished runs are kept (an interrupted one resumes), and so is a specialize.csv newer than
 # its checkpoint.
-# TRAIN_ONLY=1 stops after training.
+# TRAIN_ONLY=1 stops after training; NS="4 64" chooses the n; MOE_RESIDUAL=off drops the residual around
+# the Soft MoE layers (then n = 16 is not the recipe's run).
 # Usage: experiments/fashion_mnist_vit_selection.sh [OUT]   (default results/fashion-mnist-vit-selection)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +19,11 @@ softmoe=${SOFTMOE:-build/softmoe}
 [ -x "$softmoe" ] || make build
 mkdir -p "$out"
 recipe=(--dataset fashion-mnist --model vit --patch 7 --dim 64 --depth 4 --heads 4 --epochs 15 --seed 0
-        --threads "$threads" --expert-params 131072)
+        --threads "$threads" --expert-params 131072 --moe-residual "${MOE_RESIDUAL:-on}")
+ns=(${NS:-4 16 64})
 declare -A ks=([4]=all [16]=all [64]=1,2,3,4,6,8,12,16,20,24,32,40,48,56,63)
 
-for n in 4 16 64; do
+for n in "${ns[@]}"; do
   # finished runs are left alone (a resume would rewrite their files with the same bytes)
   [ -f "$out/n$n/train.csv" ] && [ "$(($(wc -l < "$out/n$n/train.csv") - 1))" -ge 15 ] && continue
   resume=()
@@ -30,14 +32,14 @@ for n in 4 16 64; do
 done
 [ "${TRAIN_ONLY:-0}" = 1 ] && exit 0
 
-for n in 4 16 64; do
+for n in "${ns[@]}"; do
   [ "$out/n$n/specialize.csv" -nt "$out/n$n/model.safetensors" ] && continue  # done (and the run unchanged)
   "$softmoe" specialize --run "$out/n$n" --k "${ks[$n]}" --methods all,topk,topk-renorm,random --random-trials 10 \
     --batch 1000 --threads "$threads" --quiet --out "$out/n$n/specialize.csv"
 done
 {
-  head -1 "$out/n4/specialize.csv"
-  for n in 4 16 64; do tail -n +2 "$out/n$n/specialize.csv"; done
+  head -1 "$out/n${ns[0]}/specialize.csv"
+  for n in "${ns[@]}"; do tail -n +2 "$out/n$n/specialize.csv"; done
 } > "$out/selection.csv.tmp" && mv "$out/selection.csv.tmp" "$out/selection.csv"
 # OUT/summary.csv: per n, the all-expert accuracy and, at k = 1, n/4, n/2 and 3n/4, top-k, top-k
 # renormalised and random (mean, sd); retained = top-k / all.
@@ -48,8 +50,7 @@ awk -F, 'NR == 1 { next }
   $3 == "topk" { top[key] = $5 } $3 == "topk-renorm" { ren[key] = $5 } $3 == "random" { rnd[key] = $5; sd[key] = $6 }
   END {
     print "experts,k,k_over_n,all,topk,topk_renorm,random_mean,random_std,topk_retained"
-    split("4 16 64", ns, " ")
-    for (i = 1; i <= 3; i++) {
+    for (i = 1; i <= split(list, ns, " "); i++) {
       n = ns[i]
       split(1 " " n / 4 " " n / 2 " " 3 * n / 4, ks, " ")
       for (j = 1; j <= 4; j++) {
@@ -59,6 +60,6 @@ awk -F, 'NR == 1 { next }
         printf "%d,%d,%.4g,%s,%s,%s,%s,%s,%.4f\n", n, k, k / n, all[n], top[key], ren[key], rnd[key], sd[key], top[key] / all[n]
       }
     }
-  }' "$out/selection.csv" > "$out/summary.csv.tmp" && mv "$out/summary.csv.tmp" "$out/summary.csv"
+  }' list="${ns[*]}" "$out/selection.csv" > "$out/summary.csv.tmp" && mv "$out/summary.csv.tmp" "$out/summary.csv"
 column -s, -t "$out/summary.csv"
 echo "wrote $out/selection.csv and $out/summary.csv"
