@@ -101,14 +101,13 @@ GP
 fi
 
 # ViT selection at a fixed expert budget: per n the usual curve, and top-k / random against k / n.
-sel=results/fashion-mnist-vit-selection
-if [ -f "$sel/selection.csv" ]; then
+plot_vit_selection() {  # DIR NAME TITLE_SUFFIX YRANGE_PER_N YRANGE_ALL
+  local sel=$1 name=$2 suffix=$3 yrange=$4 yrange_all=$5 plot_cmd="" n
+  [ -f "$sel/selection.csv" ] || return 0
   for n in 4 16 64; do
-    [ -f "$sel/n$n/specialize.csv" ] && plot_selection "$sel/n$n/specialize.csv" "$out/selection_vit_fashion-n$n.png" \
-      "Soft MoE ViT, Fashion-MNIST, n = $n (selection in both MoE layers)" 0.74:0.9
-  done
-  plot_cmd=""
-  for n in 4 16 64; do
+    [ -f "$sel/n$n/specialize.csv" ] || continue
+    plot_selection "$sel/n$n/specialize.csv" "$out/${name}-n$n.png" \
+      "Soft MoE ViT, Fashion-MNIST, n = $n$suffix (selection in both MoE layers)" "$yrange"
     awk -F, -v n="$n" '$1 == n && $4 == "all" && ($3 == "topk" || $3 == "all") { print $2 / n, $5 }' "$sel/selection.csv" \
       | sort -g > "$tmp/vit_top$n.dat"
     awk -F, -v n="$n" '$1 == n && $4 == "all" && ($3 == "random" || $3 == "all") { print $2 / n, $5 }' "$sel/selection.csv" \
@@ -118,14 +117,18 @@ if [ -f "$sel/selection.csv" ]; then
   done
   gnuplot <<GP
 set terminal pngcairo size 800,500
-set output "$out/selection_vit_fashion.png"
-set title "Soft MoE ViT, Fashion-MNIST: selection at a fixed expert budget (n x hidden = 1024)"
+set output "$out/$name.png"
+set title "Soft MoE ViT, Fashion-MNIST$suffix: selection at one expert budget (n x hidden = 1024)"
 set xlabel "fraction of experts kept per input, k / n (log scale)"
 set ylabel "test accuracy"
 set key bottom right
 set logscale x 2
-set yrange [0.82:0.9]
+set yrange [$yrange_all]
 plot ${plot_cmd%, }
 GP
-fi
+}
+# ViT selection at a fixed expert budget: per n the usual curve, and top-k / random against k / n.
+plot_vit_selection results/fashion-mnist-vit-selection selection_vit_fashion "" 0.74:0.9 0.82:0.9
+plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_fashion_noresidual \
+  ", no MoE residual" 0.2:0.9 0.2:0.9
 ls "$out"
