@@ -19,9 +19,11 @@ mkdir -p "$out"
 recipe=(--dataset fashion-mnist --model vit --patch 7 --dim 64 --depth 4 --heads 4 --epochs 15 --seed 0
         --threads "$threads")
 
-# train NAME FLAGS...: into OUT/NAME, resuming an interrupted run.
+# train NAME FLAGS...: into OUT/NAME, resuming an interrupted run; a finished run (15 epochs in
+# train.csv, e.g. the committed results) is left alone: give another OUT to train from scratch.
 train() {
   local name=$1; shift
+  [ -f "$out/$name/train.csv" ] && [ "$(($(wc -l < "$out/$name/train.csv") - 1))" -ge 15 ] && return 0
   local resume=()
   [ -f "$out/$name/optimizer.safetensors" ] && resume=(--resume)
   "$softmoe" train "${recipe[@]}" "$@" --out "$out/$name" "${resume[@]}"
