@@ -32,12 +32,13 @@ GP
 fi
 
 # Selection curves: accuracy against k, top-k against random (mean ± sd), for every selection CSV.
-plot_selection() {  # CSV PNG TITLE
+plot_selection() {  # CSV PNG TITLE [YRANGE, default 0:1]
   local f=$1 n
   n=$(awk -F, 'NR == 2 { print $1 }' "$f")
   awk -F, '$3 == "topk" && $4 == "all" { print $2, $5 }' "$f" | sort -n > "$tmp/topk.dat"
   awk -F, '$3 == "random" && $4 == "all" { print $2, $5, $6 }' "$f" | sort -n > "$tmp/random.dat"
   awk -F, '$3 == "oracle" { print $2, $5 }' "$f" | sort -n > "$tmp/oracle.dat"
+  awk -F, '$3 == "topk-renorm" && $4 == "all" { print $2, $5 }' "$f" | sort -n > "$tmp/renorm.dat"
   local all
   all=$(awk -F, '$3 == "all" { print $5 }' "$f")
   gnuplot <<GP
@@ -47,9 +48,10 @@ set title "$3"
 set xlabel "experts kept per input, k (of $n)"
 set ylabel "test accuracy"
 set key bottom right
-set yrange [0:1]
+set yrange [${4:-0:1}]
 plot "$tmp/topk.dat" using 1:2 with linespoints lw 2 title "top-k by combine weight", \
      "$tmp/random.dat" using 1:2:3 with yerrorlines title "random k (10 trials)", \
+     $( [ -s "$tmp/renorm.dat" ] && echo "\"$tmp/renorm.dat\" using 1:2 with linespoints dt 3 title \"top-k, C renormalised\"," ) \
      $( [ -s "$tmp/oracle.dat" ] && echo "\"$tmp/oracle.dat\" using 1:2 with points pt 7 title \"oracle: some k-subset is right\"," ) \
      $all with lines dt 2 title "all experts"
 GP
@@ -80,4 +82,53 @@ plot "$tmp/suite.dat" using 1:2 with linespoints lw 2 title "all experts", \
      "$tmp/suite.dat" using 1:4:5 with yerrorlines title "random k = n/8"
 GP
 fi
+# The Soft MoE ViT on Fashion-MNIST against the dense ViT, test accuracy per epoch.
+if [ -f results/fashion-mnist-vit/softmoe/train.csv ] && [ -f results/fashion-mnist-vit/dense/train.csv ]; then
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/fashion_mnist_vit.png"
+set title "ViT on Fashion-MNIST (patch 7, dim 64, depth 4), 2 threads"
+set xlabel "epoch"
+set ylabel "test accuracy"
+set datafile separator ","
+set key bottom right
+set yrange [0.75:0.95]
+plot "results/fashion-mnist-vit/softmoe/train.csv" using 1:5 every ::1 with linespoints lw 2 \
+       title "Soft MoE in blocks 2, 3 (16 experts of hidden 64)", \
+     "results/fashion-mnist-vit/dense/train.csv" using 1:5 every ::1 with linespoints lw 2 title "dense MLPs (hidden 256)", \
+     0.88 with lines dt 2 title "88%"
+GP
+fi
+
+# ViT selection at a fixed expert budget: per n the usual curve, and top-k / random against k / n.
+plot_vit_selection() {  # DIR NAME TITLE_SUFFIX YRANGE_PER_N YRANGE_ALL
+  local sel=$1 name=$2 suffix=$3 yrange=$4 yrange_all=$5 plot_cmd="" n
+  [ -f "$sel/selection.csv" ] || return 0
+  for n in 4 16 64; do
+    [ -f "$sel/n$n/specialize.csv" ] || continue
+    plot_selection "$sel/n$n/specialize.csv" "$out/${name}-n$n.png" \
+      "Soft MoE ViT, Fashion-MNIST, n = $n$suffix (selection in both MoE layers)" "$yrange"
+    awk -F, -v n="$n" '$1 == n && $4 == "all" && ($3 == "topk" || $3 == "all") { print $2 / n, $5 }' "$sel/selection.csv" \
+      | sort -g > "$tmp/vit_top$n.dat"
+    awk -F, -v n="$n" '$1 == n && $4 == "all" && ($3 == "random" || $3 == "all") { print $2 / n, $5 }' "$sel/selection.csv" \
+      | sort -g > "$tmp/vit_rnd$n.dat"
+    plot_cmd+="\"$tmp/vit_top$n.dat\" using 1:2 with linespoints lw 2 lc $((n == 4 ? 1 : n == 16 ? 2 : 3)) title \"n = $n, top-k\", "
+    plot_cmd+="\"$tmp/vit_rnd$n.dat\" using 1:2 with linespoints dt 2 lc $((n == 4 ? 1 : n == 16 ? 2 : 3)) title \"n = $n, random\", "
+  done
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/$name.png"
+set title "Soft MoE ViT, Fashion-MNIST$suffix: selection at one expert budget (n x hidden = 1024)"
+set xlabel "fraction of experts kept per input, k / n (log scale)"
+set ylabel "test accuracy"
+set key bottom right
+set logscale x 2
+set yrange [$yrange_all]
+plot ${plot_cmd%, }
+GP
+}
+# ViT selection at a fixed expert budget: per n the usual curve, and top-k / random against k / n.
+plot_vit_selection results/fashion-mnist-vit-selection selection_vit_fashion "" 0.74:0.9 0.82:0.9
+plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_fashion_noresidual \
+  ", no MoE residual" 0.2:0.9 0.2:0.9
 ls "$out"

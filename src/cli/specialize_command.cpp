@@ -9,12 +9,14 @@ CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& c) {
       "experts, evaluate only those (each expert once per batch, on the inputs that kept it) and report accuracy, "
       "work and wall time. Methods: all (every expert); topk (the k experts with the most combine weight, original "
       "C); topk-renorm (C renormalised over kept slots); random (k uniform experts, seeded trials); oracle (does any "
-      "k-subset classify the input correctly, and is top-k one of them; exact enumeration). FLOP columns are per "
-      "input; one CSV row per (method, k, trial).");
+      "k-subset classify the input correctly, and is top-k one of them; exact enumeration; paper-mnist only). On a "
+      "ViT run (train --model vit) the subset is chosen per input in every Soft MoE layer; the default method list "
+      "then skips the oracle with a message, and a dense ViT is refused. FLOP columns are per input; one CSV row per "
+      "(method, k, trial).");
   cmd->add_option("--run", c.run, "Run directory written by `softmoe train`")->required();
   cmd->add_option("--k", c.k, "Subset sizes: integers, fractions of n (1/2,1/4,1/8) or all (= 1..n-1)")
       ->capture_default_str();
-  cmd->add_option("--methods", c.methods, "Comma-separated: all, topk, topk-renorm, random, oracle")
+  cmd->add_option("--methods", c.methods, "Comma-separated: all, topk, topk-renorm, random, oracle (not for a ViT)")
       ->capture_default_str();
   cmd->add_option("--random-trials", c.random_trials, "Seeded random trials (seeds 0..T-1); mean and sample std")
       ->capture_default_str();

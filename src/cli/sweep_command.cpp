@@ -14,17 +14,19 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
   cmd->add_option("--task", c.task, "mnist, fashion-mnist or synthetic")
       ->check(CLI::IsMember({"mnist", "fashion-mnist", "synthetic"}))
       ->capture_default_str();
-  cmd->add_option("--model", c.model, "Model of the image tasks: paper-mnist")
-      ->check(CLI::IsMember({"paper-mnist"}))
+  cmd->add_option("--model", c.model, "Model of the image tasks: paper-mnist or vit (the flags of the ViT and the "
+                                      "recipe below are those of `softmoe train`)")
+      ->check(CLI::IsMember({"paper-mnist", "vit"}))
       ->capture_default_str();
   cmd->add_option("--experts", c.experts, "Numbers of experts (list)")->delimiter(',')->default_str("2,4,...,512");
   cmd->add_option("--seeds", c.seeds, "Seeds (list)")->delimiter(',')->default_str("0");
   cmd->add_option("--lr", c.lr, "Learning rates (list); default: the task's")->delimiter(',');
-  cmd->add_option("--expert-params", c.expert_params, "Synthetic: expert parameter budgets (list); default: 8192")
+  cmd->add_option("--expert-params", c.expert_params, "Synthetic: expert parameter budgets (list; default 8192); --model vit: expert weight budgets per MoE "
+                  "layer (list; hidden width floor(P / (2 n dim)))")
       ->delimiter(',');
-  cmd->add_option("--expert-hidden", c.expert_hidden, "Image tasks: expert hidden widths (list); default: int(784/n)")
+  cmd->add_option("--expert-hidden", c.expert_hidden, "Image tasks: expert hidden widths (list); default: the model's (int(784/n) for paper-mnist)")
       ->delimiter(',');
-  cmd->add_option("--epochs", c.epochs, "Epochs per point; 0 = the task's default (14 image, 200 synthetic)")
+  cmd->add_option("--epochs", c.epochs, "Epochs per point; 0 = the default (14 paper-mnist, 20 vit, 200 synthetic)")
       ->capture_default_str();
   cmd->add_option("--specialize", c.specialize, "Image tasks: run `specialize --k LIST` on every point (e.g. 1/2,1/4,1/8)");
   cmd->add_option("--methods", c.methods, "Methods for --specialize")->capture_default_str();
@@ -37,6 +39,8 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
   cmd->add_option("--out", c.out, "Sweep directory");
   cmd->add_flag("--quiet", c.quiet, "Only failures on stderr");
   cmd->add_option("--point", c.point, "Internal: run one point of the grid (used by worker processes)")->group("");
+  add_recipe_options(cmd, c.recipe);
+  add_vit_options(cmd, c.vit);
   cmd->require_subcommand(0, 1);
 
   *merge_cmd = cmd->add_subcommand("merge", "Merge the directories of `sweep --shard i/N` runs into --out: the "

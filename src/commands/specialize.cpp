@@ -23,6 +23,7 @@
 #include "softmoe/select/masked_forward.hpp"
 #include "softmoe/select/oracle.hpp"
 #include "softmoe/select/selection.hpp"
+#include "specialize_internal.hpp"
 
 namespace softmoe {
 namespace fs = std::filesystem;
@@ -30,22 +31,12 @@ namespace {
 
 const std::vector<std::string> kMethods{"all", "topk", "topk-renorm", "random", "oracle"};
 
-struct LoadedRun {
-  std::unique_ptr<MoeModel<float>> model;
-  std::string dataset, data_dir;
-  std::optional<double> reported_accuracy;  // the last test_accuracy of train.csv
-};
+using Row = SpecializeRow;
 
-struct Row {
-  Row(std::string method_, int k_) : method(std::move(method_)), k(k_) {}
-  std::string method, trial = "all";
-  int k = 0;
-  double accuracy = 0;
-  std::optional<double> accuracy_std, topk_is_oracle;
-  int n_trials = 1;
-  long inputs = 0;
-  WorkCount work;  // summed over inputs
-  double seconds = 0;
+struct LoadedRun {
+  std::unique_ptr<SubsetEvaluator> evaluator;
+  bool vit = false;
+  std::optional<double> reported_accuracy;  // the last test_accuracy of train.csv
 };
 
 std::string read_text(const fs::path& path) {
@@ -70,51 +61,29 @@ std::optional<double> last_test_accuracy(const fs::path& csv) {
   return std::nullopt;
 }
 
-LoadedRun load_run(const SpecializeConfig& c) {
-  const fs::path dir = c.run;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw UsageError(fmt::format("--run {}: no such run directory", dir.string()));
-  if (!fs::is_regular_file(dir / "config.json", ec) || !fs::is_regular_file(dir / "model.safetensors", ec))
-    throw UsageError(fmt::format("--run {}: not a softmoe train run (needs config.json and model.safetensors)",
-                                 dir.string()));
-  LoadedRun run;
-  try {
-    const json::Value config = json::parse(read_text(dir / "config.json"));
-    run.dataset = config.at("dataset").as_string();
-    run.data_dir = config.at("data_dir").as_string();
-    const MoeModelConfig stated = moe_model_config_from_json(config.at("architecture"), (dir / "config.json").string());
-    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
-    const MoeModelConfig stored = checkpoint_model_config(file);
-    if (json::serialize(to_json(stated)) != json::serialize(to_json(stored)))
-      throw RunError(fmt::format("{}: holds another model than config.json: {} vs {}",
-                                 (dir / "model.safetensors").string(), json::serialize(to_json(stored)),
-                                 json::serialize(to_json(stated))));
-    run.model = std::make_unique<MoeModel<float>>(stored, c.batch);
-    load_parameters(file, run.model->params());
-  } catch (const std::exception& e) {
-    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
-  }
-  if (fs::is_regular_file(dir / "train.csv", ec)) run.reported_accuracy = last_test_accuracy(dir / "train.csv");
-  return run;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Evaluates the test set with every expert, or with a per-input subset, or runs the oracle.
-class Specializer {
+// The paper's model: evaluates the test set with every expert, or with a per-input subset, or runs the
+// oracle.
+class Specializer final : public SubsetEvaluator {
  public:
-  Specializer(MoeModel<float>& model, const TokenDataset& test, int batch)
-      : model_(model), test_(test), batch_(batch), shape_(model.config().moe),
-        classes_(model.config().outputs), ws_(shape_, batch),
+  Specializer(std::unique_ptr<MoeModel<float>> owned, TokenDataset test, int batch)
+      : owned_(std::move(owned)), model_(*owned_), test_(std::move(test)), batch_(batch),
+        shape_(model_.config().moe),
+        classes_(model_.config().outputs), ws_(shape_, batch),
         y_(make_buffer<float>(static_cast<std::size_t>(batch) * shape_.tokens * shape_.dim_out)),
         logits_(make_buffer<float>(static_cast<std::size_t>(batch) * classes_)) {
-    head_weight_ = model.params().value(*model.params().find("head.weight"));
-    if (auto id = model.params().find("head.bias")) head_bias_ = model.params().value(*id);
+    head_weight_ = model_.params().value(*model_.params().find("head.weight"));
+    if (auto id = model_.params().find("head.bias")) head_bias_ = model_.params().value(*id);
   }
 
-  Row all_experts() {
+  int experts() const override { return shape_.experts; }
+  int test_count() const override { return test_.count; }
+  bool has_oracle() const override { return true; }
+
+  Row all_experts() override {
     Row row("all", shape_.experts);
     const auto start = std::chrono::steady_clock::now();
     long correct = 0;
@@ -130,7 +99,7 @@ class Specializer {
   }
 
   // method topk, topk-renorm or random (then rng draws the subsets).
-  Row selected(const std::string& method, int k, Rng* rng) {
+  Row selected(const std::string& method, int k, Rng* rng) override {
     Row row(method, k);
     const bool renormalize = method == "topk-renorm";
     const auto start = std::chrono::steady_clock::now();
@@ -152,7 +121,7 @@ class Specializer {
     return row;
   }
 
-  Row oracle(int k, int inputs) {
+  Row oracle(int k, int inputs) override {
     Row row("oracle", k);
     const int n = shape_.experts;
     const auto start = std::chrono::steady_clock::now();
@@ -203,8 +172,9 @@ class Specializer {
     work.total += inputs * 2.0 * model_.config().head_inputs() * classes_;
   }
 
+  std::unique_ptr<MoeModel<float>> owned_;
   MoeModel<float>& model_;
-  const TokenDataset& test_;
+  TokenDataset test_;
   int batch_;
   SoftMoeShape shape_;
   int classes_;
@@ -213,6 +183,51 @@ class Specializer {
   const float* head_weight_ = nullptr;
   const float* head_bias_ = nullptr;
 };
+
+LoadedRun load_run(const SpecializeConfig& c) {
+  const fs::path dir = c.run;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw UsageError(fmt::format("--run {}: no such run directory", dir.string()));
+  if (!fs::is_regular_file(dir / "config.json", ec) || !fs::is_regular_file(dir / "model.safetensors", ec))
+    throw UsageError(fmt::format("--run {}: not a softmoe train run (needs config.json and model.safetensors)",
+                                 dir.string()));
+  LoadedRun run;
+  json::Value config;
+  try {
+    config = json::parse(read_text(dir / "config.json"));
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+  }
+  const json::Value* model = config.find("model");
+  if (model && *model == json::Value("vit")) {
+    run.vit = true;
+    run.evaluator = load_vit_evaluator(dir.string(), config, c.data_dir, c.batch);
+  } else {
+    std::unique_ptr<MoeModel<float>> loaded;
+    std::string dataset, data_dir;
+    try {
+      dataset = config.at("dataset").as_string();
+      data_dir = config.at("data_dir").as_string();
+      const MoeModelConfig stated =
+          moe_model_config_from_json(config.at("architecture"), (dir / "config.json").string());
+      const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
+      const MoeModelConfig stored = checkpoint_model_config(file);
+      if (json::serialize(to_json(stated)) != json::serialize(to_json(stored)))
+        throw RunError(fmt::format("{}: holds another model than config.json: {} vs {}",
+                                   (dir / "model.safetensors").string(), json::serialize(to_json(stored)),
+                                   json::serialize(to_json(stated))));
+      loaded = std::make_unique<MoeModel<float>>(stored, c.batch);
+      load_parameters(file, loaded->params());
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+    }
+    const ImageSplits splits = load_image_dataset(dataset, c.data_dir.empty() ? data_dir : c.data_dir);
+    run.evaluator = std::make_unique<Specializer>(std::move(loaded), paper_mnist_tokens(splits.test, splits.source_dir),
+                                                  c.batch);
+  }
+  if (fs::is_regular_file(dir / "train.csv", ec)) run.reported_accuracy = last_test_accuracy(dir / "train.csv");
+  return run;
+}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
@@ -244,7 +259,7 @@ void print_summary(const std::vector<Row>& rows, const std::vector<int>& ks, con
       if (r.method == method && r.k == k && r.trial == "all") return &r;
     return nullptr;
   };
-  const int n = run.model->config().moe.experts;
+  const int n = run.evaluator->experts();
   if (const Row* all = find("all", n))
     fmt::print("all {} experts: accuracy {:.4f}{} in {:.3f} s\n", n, all->accuracy,
                run.reported_accuracy ? fmt::format(" (train.csv reported {:.4f})", *run.reported_accuracy) : "",
@@ -288,16 +303,21 @@ void validate(const SpecializeConfig& c) {
 int run_specialize(const SpecializeConfig& c) {
   validate(c);
   const std::string out = c.out.empty() ? (fs::path(c.run) / "specialize.csv").string() : c.out;
+  kernels::set_blas_threads(c.threads);
   LoadedRun run = load_run(c);
-  const int n = run.model->config().moe.experts;
+  SubsetEvaluator& evaluator = *run.evaluator;
+  const int n = evaluator.experts();
   const std::vector<int> ks = parse_k_list(c.k, n);
   check_writable_output(out, "--out");
-  kernels::set_blas_threads(c.threads);
-  const auto methods = split_list(c.methods);
-
-  const ImageSplits splits = load_image_dataset(run.dataset, c.data_dir.empty() ? run.data_dir : c.data_dir);
-  const TokenDataset test = paper_mnist_tokens(splits.test, splits.source_dir);
-  Specializer specializer(*run.model, test, c.batch);
+  auto methods = split_list(c.methods);
+  if (!evaluator.has_oracle() && wants(methods, "oracle")) {
+    // The default list skips it with a message; asking for it is an error.
+    if (c.methods != SpecializeConfig{}.methods)
+      throw UsageError("--methods: oracle needs a model that is linear after its one Soft MoE layer (paper-mnist); "
+                       "a ViT is not");
+    if (!c.quiet) fmt::print(stderr, "oracle: skipped, the ViT is not linear after its Soft MoE layers\n");
+    methods.erase(std::remove(methods.begin(), methods.end(), "oracle"), methods.end());
+  }
   const auto log = [&](const Row& r) {
     if (!c.quiet)
       fmt::print(stderr, "{} k={}: accuracy {:.4f}{} on {} inputs ({:.2f} s{})\n", r.method, r.k, r.accuracy,
@@ -306,16 +326,16 @@ int run_specialize(const SpecializeConfig& c) {
   };
 
   std::vector<Row> rows;
-  if (wants(methods, "all")) log(rows.emplace_back(specializer.all_experts()));
+  if (wants(methods, "all")) log(rows.emplace_back(evaluator.all_experts()));
   for (int k : ks) {
-    if (wants(methods, "topk")) log(rows.emplace_back(specializer.selected("topk", k, nullptr)));
-    if (wants(methods, "topk-renorm")) log(rows.emplace_back(specializer.selected("topk-renorm", k, nullptr)));
+    if (wants(methods, "topk")) log(rows.emplace_back(evaluator.selected("topk", k, nullptr)));
+    if (wants(methods, "topk-renorm")) log(rows.emplace_back(evaluator.selected("topk-renorm", k, nullptr)));
     if (wants(methods, "random")) {
       double sum = 0, sum_sq = 0;
       Row aggregate("random", k);
       for (int trial = 0; trial < c.random_trials; ++trial) {
         Rng rng(static_cast<std::uint64_t>(trial), Stream::selection);
-        Row r = specializer.selected("random", k, &rng);
+        Row r = evaluator.selected("random", k, &rng);
         r.trial = std::to_string(trial);
         sum += r.accuracy;
         sum_sq += r.accuracy * r.accuracy;
@@ -333,14 +353,14 @@ int run_specialize(const SpecializeConfig& c) {
     }
     if (wants(methods, "oracle")) {
       const double subsets = binomial(n, k);
-      int inputs = test.count;
-      if (subsets * inputs > c.oracle_budget) inputs = std::min(c.oracle_inputs, test.count);
+      int inputs = evaluator.test_count();
+      if (subsets * inputs > c.oracle_budget) inputs = std::min(c.oracle_inputs, evaluator.test_count());
       if (subsets * inputs > c.oracle_budget) {
         if (!c.quiet)
           fmt::print(stderr, "oracle k={}: skipped, C({}, {}) = {:.3g} subsets x {} inputs exceeds --oracle-budget {:.3g}\n",
                      k, n, k, subsets, inputs, c.oracle_budget);
       } else {
-        log(rows.emplace_back(specializer.oracle(k, inputs)));
+        log(rows.emplace_back(evaluator.oracle(k, inputs)));
       }
     }
   }

@@ -110,7 +110,8 @@ void validate(const SweepConfig& c) {
   require(!c.seeds.empty(), "--seeds: give at least one seed");
   for (long long s : c.seeds) require(s >= 0, fmt::format("--seeds: seeds must be non-negative (got {})", s));
   for (double lr : c.lr) require(lr > 0, fmt::format("--lr: every value must be positive (got {})", lr));
-  require(c.task == "synthetic" || c.expert_params.empty(), "--expert-params: only for --task synthetic");
+  require(c.task == "synthetic" || c.model == "vit" || c.expert_params.empty(),
+          "--expert-params: only for --task synthetic or --model vit");
   require(c.task != "synthetic" || c.expert_hidden.empty(), "--expert-hidden: not for --task synthetic");
   require(c.task != "synthetic" || c.specialize.empty(), "--specialize: not for --task synthetic");
   require(c.epochs >= 0, fmt::format("--epochs: must be positive (got {})", c.epochs));

@@ -8,7 +8,8 @@ namespace softmoe {
 
 std::vector<SweepPoint> expand_grid(const SweepConfig& c) {
   const bool synthetic = c.task == "synthetic";
-  const std::vector<long> budgets = synthetic && !c.expert_params.empty() ? c.expert_params : std::vector<long>{0};
+  const bool budgets_apply = synthetic || c.model == "vit";
+  const std::vector<long> budgets = budgets_apply && !c.expert_params.empty() ? c.expert_params : std::vector<long>{0};
   const std::vector<int> widths = !synthetic && !c.expert_hidden.empty() ? c.expert_hidden : std::vector<int>{0};
   const std::vector<double> lrs = c.lr.empty() ? std::vector<double>{0} : c.lr;
   std::vector<SweepPoint> grid;
@@ -60,6 +61,34 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
   o.emplace_back("random_trials", c.random_trials);
   o.emplace_back("data_dir", c.data_dir);
   o.emplace_back("threads", c.threads);
+  if (c.task != "synthetic" && c.model == "vit") {
+    const VitOptions& v = c.vit;
+    json::Array layers;
+    for (int b : v.moe_layers) layers.emplace_back(b);
+    json::Object vit;
+    vit.emplace_back("patch", v.patch);
+    vit.emplace_back("dim", v.dim);
+    vit.emplace_back("depth", v.depth);
+    vit.emplace_back("heads", v.heads);
+    vit.emplace_back("mlp_hidden", v.mlp_hidden);
+    vit.emplace_back("pool", v.pool);
+    vit.emplace_back("moe_layers", std::move(layers));
+    vit.emplace_back("moe_residual", v.moe_residual);
+    o.emplace_back("vit", std::move(vit));
+  }
+  json::Object recipe;  // only the settings given: a sweep without them keeps its old identity
+  const RecipeOptions& r = c.recipe;
+  if (r.optimizer) recipe.emplace_back("optimizer", *r.optimizer);
+  if (r.weight_decay) recipe.emplace_back("weight_decay", *r.weight_decay);
+  if (r.batch) recipe.emplace_back("batch", *r.batch);
+  if (r.shuffle) recipe.emplace_back("shuffle", *r.shuffle);
+  if (r.schedule) recipe.emplace_back("schedule", *r.schedule);
+  if (r.warmup) recipe.emplace_back("warmup", *r.warmup);
+  if (r.label_smoothing) recipe.emplace_back("label_smoothing", *r.label_smoothing);
+  if (r.shift) recipe.emplace_back("shift", *r.shift);
+  if (r.normalize) recipe.emplace_back("normalize", *r.normalize);
+  if (r.phi_init) recipe.emplace_back("phi_init", *r.phi_init);
+  if (!recipe.empty()) o.emplace_back("recipe", std::move(recipe));
   o.emplace_back("points", std::move(keys));
   return json::Value(std::move(o));
 }

@@ -57,6 +57,9 @@ TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const 
   if (p.lr != 0) t.lr = p.lr;
   if (c.epochs) t.epochs = c.epochs;
   t.seed = p.seed;
+  t.recipe = c.recipe;
+  t.vit = c.vit;
+  if (p.budget) t.vit.expert_params = p.budget;
   t.threads = c.threads;
   t.out = run_dir.string();
   t.quiet = true;
@@ -110,7 +113,9 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
     std::ifstream in(run / "config.json");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }());
-  const std::vector<std::string> trained{std::to_string(config.at("architecture").at("hidden").as_int()),
+  const json::Value& architecture = config.at("architecture");
+  const json::Value* hidden = architecture.find("hidden");  // paper-mnist; vit: expert_hidden
+  const std::vector<std::string> trained{std::to_string((hidden ? *hidden : architecture.at("expert_hidden")).as_int()),
                                          std::to_string(config.at("expert_parameters").as_int()),
                                          field(header, last, "epoch"), field(header, last, "train_loss"),
                                          field(header, last, "train_accuracy"), field(header, last, "test_loss"),

@@ -18,7 +18,10 @@
 #include "softmoe/rng.hpp"
 #include "softmoe/train/classification.hpp"
 #include "softmoe/train/progress.hpp"
+#include "softmoe/train/augment.hpp"
+#include "softmoe/train/schedule.hpp"
 #include "softmoe/train/train_state.hpp"
+#include "train_models.hpp"
 
 namespace softmoe {
 namespace fs = std::filesystem;
@@ -33,30 +36,40 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
 
-OptimizerConfig optimizer_config(const TrainConfig& c) {
+OptimizerConfig optimizer_config(const TrainRecipe& r) {
   OptimizerConfig o;
-  o.kind = parse_optimizer(c.optimizer);
-  o.lr = c.lr;
-  o.weight_decay = c.weight_decay;
-  o.momentum = c.momentum;
+  o.kind = parse_optimizer(r.optimizer);
+  o.lr = r.lr;
+  o.weight_decay = r.weight_decay;
+  o.momentum = r.momentum;
   return o;
 }
 
-// Everything that decides the run's results (so everything a resumed run must share), as JSON.
-json::Value settings_json(const TrainConfig& c, const std::string& data_dir, const MoeModelConfig& model) {
+// Everything that decides the run's results (so everything a resumed run must share), as JSON. The
+// paper-mnist keys are those of runs written before --model vit existed, so that they still resume.
+json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std::string& data_dir,
+                          const json::Value& architecture) {
   json::Object o;
   o.emplace_back("dataset", c.dataset);
   o.emplace_back("data_dir", data_dir);
   o.emplace_back("model", c.model);
-  o.emplace_back("architecture", to_json(model));
-  o.emplace_back("optimizer", c.optimizer);
-  o.emplace_back("lr", c.lr);
-  o.emplace_back("weight_decay", c.weight_decay);
-  o.emplace_back("momentum", c.momentum);
-  o.emplace_back("batch", c.batch);
+  o.emplace_back("architecture", architecture);
+  o.emplace_back("optimizer", r.optimizer);
+  o.emplace_back("lr", r.lr);
+  o.emplace_back("weight_decay", r.weight_decay);
+  o.emplace_back("momentum", r.momentum);
+  o.emplace_back("batch", r.batch);
   o.emplace_back("seed", c.seed);
-  o.emplace_back("shuffle", c.shuffle);
+  o.emplace_back("shuffle", r.shuffle);
   o.emplace_back("threads", c.threads);
+  if (c.model != "paper-mnist" || r.schedule != "constant" || r.label_smoothing != 0) {
+    o.emplace_back("schedule", r.schedule);
+    o.emplace_back("warmup", r.warmup);
+    o.emplace_back("label_smoothing", r.label_smoothing);
+    o.emplace_back("shift", r.shift);
+    // The cosine schedule spans the planned epochs: a resumed run must plan the same number.
+    if (r.schedule == "cosine") o.emplace_back("epochs", r.epochs);
+  }
   return json::Value(std::move(o));
 }
 
@@ -97,10 +110,10 @@ void check_run_directory(const TrainConfig& c) {
   }
 }
 
-std::vector<std::int32_t> epoch_order(const TrainConfig& c, int count, int epoch) {
+std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r, int count, int epoch) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(count));
   std::iota(order.begin(), order.end(), 0);
-  if (c.shuffle) {
+  if (r.shuffle) {
     Rng rng(static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(epoch) << 40), Stream::shuffle);
     rng.shuffle(order.begin(), order.end());
   }
@@ -113,63 +126,25 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-MoeModelConfig paper_mnist_model(const TrainConfig& c) {
-  MoeModelConfig m;
-  m.moe.tokens = (kPaperImageSide / kPaperPatch) * (kPaperImageSide / kPaperPatch);
-  m.moe.dim = kPaperPatch * kPaperPatch;
-  m.moe.experts = c.experts;
-  m.moe.slots = c.slots;
-  m.moe.hidden = c.expert_hidden > 0 ? c.expert_hidden : (kPaperImageSide * kPaperImageSide) / c.experts;
-  m.moe.dim_out = m.moe.dim;
-  m.moe.expert_bias = c.expert_bias;
-  m.moe.activation = parse_activation(c.activation);
-  m.moe.normalize = parse_normalize(c.normalize);
-  m.outputs = kPaperClasses;
-  m.head_bias = false;
-  m.phi_init = parse_phi_init(c.phi_init);
-  return m;
-}
-
-void validate(const TrainConfig& c) {
-  require(c.model == "paper-mnist", fmt::format("--model: unknown model '{}' (expected paper-mnist)", c.model));
-  require(c.experts >= 1, fmt::format("--experts: must be at least 1 (got {})", c.experts));
-  require(c.expert_hidden >= 0, fmt::format("--expert-hidden: must be 0 (automatic) or positive (got {})",
-                                            c.expert_hidden));
-  require(c.expert_hidden > 0 || c.experts <= kPaperImageSide * kPaperImageSide,
-          fmt::format("--experts {}: int(784 / n) is 0; give --expert-hidden", c.experts));
-  require(c.slots >= 1, fmt::format("--slots: must be at least 1 (got {})", c.slots));
-  require(std::isfinite(c.lr) && c.lr > 0, fmt::format("--lr: must be a positive number (got {})", c.lr));
-  require(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
-          fmt::format("--weight-decay: must be non-negative (got {})", c.weight_decay));
-  require(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1,
-          fmt::format("--momentum: must be in [0, 1) (got {})", c.momentum));
-  require(c.batch >= 1, fmt::format("--batch: must be at least 1 (got {})", c.batch));
-  require(c.epochs >= 1, fmt::format("--epochs: must be at least 1 (got {})", c.epochs));
-  require(c.seed >= 0, fmt::format("--seed: must be non-negative (got {})", c.seed));
-  require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
-  require(!c.out.empty(), "--out: give the run directory");
-}
-
 int run_train(const TrainConfig& c) {
   validate(c);
   check_run_directory(c);
+  const TrainRecipe r = resolve_recipe(c);
   kernels::set_blas_threads(c.threads);
   const fs::path dir = c.out;
 
   const ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);
-  const TokenDataset train = paper_mnist_tokens(splits.train, splits.source_dir);
-  const TokenDataset test = paper_mnist_tokens(splits.test, splits.source_dir);
+  TrainedModel model = build_trained_model(c, r, splits);
+  const TokenDataset& train = model.train;
+  const TokenDataset& test = model.test;
+  Classifier& classifier = *model.classifier;
+  model.init(c.seed);
+  Optimizer<float> optimizer(optimizer_config(r), classifier.params().size());
 
-  const MoeModelConfig architecture = paper_mnist_model(c);
-  MoeModel<float> model(architecture, c.batch);
-  Rng init_rng(static_cast<std::uint64_t>(c.seed), Stream::init);
-  model.init(init_rng);
-  Optimizer<float> optimizer(optimizer_config(c), model.params().size());
-
-  const json::Value settings = settings_json(c, splits.source_dir, architecture);
+  const json::Value settings = settings_json(c, r, splits.source_dir, model.architecture);
   TrainProgress progress{0, json::serialize(settings), csv_row(kCsvHeader)};
   if (c.resume) {
-    const TrainProgress stored = load_train_state(dir / "optimizer.safetensors", model.params(), optimizer);
+    const TrainProgress stored = load_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer);
     json::Value stored_settings;
     try {
       stored_settings = json::parse(stored.settings);
@@ -181,7 +156,7 @@ int run_train(const TrainConfig& c) {
     progress.epoch = stored.epoch;
     progress.csv = stored.csv;
     // A run killed between the writes of one epoch's files: make them all agree with the state again.
-    save_model_checkpoint(dir / "model.safetensors", model, {{"epoch", std::to_string(progress.epoch)}});
+    model.save_checkpoint(dir / "model.safetensors", progress.epoch);
     atomic_write(dir / "train.csv", progress.csv);
   }
 
@@ -189,24 +164,43 @@ int run_train(const TrainConfig& c) {
   fs::create_directories(dir, ec);
   if (ec) throw RunError(fmt::format("{}: cannot create the run directory: {}", dir.string(), ec.message()));
   json::Value config_file = settings;
-  config_file.set("epochs", c.epochs);
-  config_file.set("parameters", static_cast<long>(model.params().size()));
-  config_file.set("expert_parameters", static_cast<long>(model.expert_param_count()));
+  config_file.set("epochs", r.epochs);
+  config_file.set("parameters", static_cast<long>(classifier.params().size()));
+  config_file.set("expert_parameters", static_cast<long>(classifier.expert_param_count()));
   config_file.set("softmoe_version", SOFTMOE_VERSION);
   atomic_write(dir / "config.json", json::serialize(config_file, 2) + "\n");
 
-  Progress report(c.quiet, c.epochs, train.count);
-  if (progress.epoch >= c.epochs)
+  // The schedule and the augmentation depend only on the update count and the epoch, so a resumed run
+  // continues them exactly.
+  const long steps_per_epoch = (train.count + r.batch - 1) / r.batch;
+  EpochRecipe recipe;
+  recipe.label_smoothing = r.label_smoothing;
+  if (r.schedule == "cosine") {
+    const long warmup_steps = std::lround(r.warmup * steps_per_epoch), total_steps = steps_per_epoch * r.epochs;
+    recipe.lr = [&r, warmup_steps, total_steps](long step) { return cosine_lr(r.lr, step, warmup_steps, total_steps); };
+  }
+  std::unique_ptr<Rng> shift_rng;
+  if (r.shift > 0) {
+    const VitConfig& v = model.vit->config();
+    recipe.augment = [&, rows = v.rows, cols = v.cols](float* images, int count) {
+      random_shift(images, count, rows, cols, r.shift, *shift_rng, model.fill);
+    };
+  }
+
+  Progress report(c.quiet, r.epochs, train.count);
+  if (progress.epoch >= r.epochs)
     report.message(fmt::format("{} already holds {} completed epochs; nothing to do", dir.string(), progress.epoch));
   EpochMetrics tested{};
-  for (int epoch = progress.epoch + 1; epoch <= c.epochs; ++epoch) {
-    const auto order = epoch_order(c, train.count, epoch);
+  for (int epoch = progress.epoch + 1; epoch <= r.epochs; ++epoch) {
+    const auto order = epoch_order(c, r, train.count, epoch);
+    shift_rng = std::make_unique<Rng>(static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(epoch) << 40),
+                                      Stream::data);
     const auto train_start = std::chrono::steady_clock::now();
-    const EpochMetrics trained = train_classifier_epoch(model, optimizer, train, order,
-                                                        [&](int done, double loss) { report.update(epoch, done, loss); });
+    const EpochMetrics trained = train_classifier_epoch(
+        classifier, optimizer, train, order, [&](int done, double loss) { report.update(epoch, done, loss); }, recipe);
     const double train_seconds = seconds_since(train_start);
     const auto eval_start = std::chrono::steady_clock::now();
-    tested = evaluate_classifier(model, test);
+    tested = evaluate_classifier(classifier, test);
     const double eval_seconds = seconds_since(eval_start);
 
     progress.epoch = epoch;
@@ -214,17 +208,17 @@ int run_train(const TrainConfig& c) {
                              csv_number(tested.loss), csv_number(tested.accuracy),
                              fmt::format("{:.3f}", train_seconds), fmt::format("{:.3f}", eval_seconds),
                              fmt::format("{:.1f}", train.count / train_seconds), std::to_string(c.threads)});
-    save_train_state(dir / "optimizer.safetensors", model.params(), optimizer, progress);
-    save_model_checkpoint(dir / "model.safetensors", model, {{"epoch", std::to_string(epoch)}});
+    save_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer, progress);
+    model.save_checkpoint(dir / "model.safetensors", epoch);
     atomic_write(dir / "train.csv", progress.csv);
     report.epoch_done(epoch, fmt::format("train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | {:.1f} s, "
                                          "{:.0f} samples/s",
                                          trained.loss, trained.accuracy, tested.loss, tested.accuracy, train_seconds,
                                          train.count / train_seconds));
   }
-  if (progress.epoch == c.epochs && tested.accuracy > 0)
-    fmt::print("test accuracy {:.4f} after {} epochs ({} experts of hidden {}, {} thread(s)); wrote {}\n",
-               tested.accuracy, c.epochs, architecture.moe.experts, architecture.moe.hidden, c.threads, dir.string());
+  if (progress.epoch == r.epochs && tested.accuracy > 0)
+    fmt::print("test accuracy {:.4f} after {} epochs ({}, {} thread(s)); wrote {}\n", tested.accuracy, r.epochs,
+               model.description, c.threads, dir.string());
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "softmoe/commands/train.hpp"
 #include "softmoe/io/json.hpp"
 
 namespace softmoe {
@@ -18,7 +19,9 @@ struct SweepConfig {
   std::vector<long long> seeds{0};
   std::vector<double> lr;             // empty: the task's default
   std::vector<long> expert_params;    // synthetic: expert parameter budgets; empty: its default
-  std::vector<int> expert_hidden;     // image tasks: expert widths; empty: int(784 / n)
+  std::vector<int> expert_hidden;     // image tasks: expert widths; empty: the model's default
+  VitOptions vit;                     // --model vit: the architecture (as `train`)
+  RecipeOptions recipe;               // image tasks: the training recipe (as `train`; unset: the model's)
   int epochs = 0;                     // 0: the task's default
   std::string specialize;             // image tasks: --k list for `specialize` after training; empty: none
   std::string methods = "all,topk,random";

@@ -1,41 +1,89 @@
 #pragma once
-// `softmoe train`: the paper's MNIST Soft MoE model (or a variant) on MNIST or Fashion-MNIST, into a
-// run directory holding model.safetensors, optimizer.safetensors (resume state), train.csv and
-// config.json; --resume continues from the last completed epoch with byte-identical results.
+// `softmoe train`: the paper's MNIST Soft MoE model (`--model paper-mnist`) or a Soft MoE Vision
+// Transformer (`--model vit`) on MNIST or Fashion-MNIST, into a run directory holding model.safetensors,
+// optimizer.safetensors (resume state), train.csv and config.json; --resume continues from the last
+// completed epoch with byte-identical results.
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "softmoe/models/moe_model.hpp"
+#include "softmoe/models/vit.hpp"
 
 namespace softmoe {
+
+// The ViT's architecture flags (shared by `train` and `sweep`); see VitConfig.
+struct VitOptions {
+  int patch = 4;
+  int dim = 64;
+  int depth = 4;
+  int heads = 4;
+  int mlp_hidden = 0;            // 0: 4 dim
+  std::string pool = "cls";      // cls | mean
+  std::vector<int> moe_layers;   // empty: the last half of the blocks
+  std::string moe_residual = "on";
+  long expert_params = 0;        // expert weight budget per MoE layer; 0: --expert-hidden decides
+};
+
+// Training settings whose defaults depend on the model (unset: the model's default, resolve_recipe).
+struct RecipeOptions {
+  std::optional<std::string> optimizer;
+  std::optional<double> weight_decay;
+  std::optional<int> batch;
+  std::optional<bool> shuffle;
+  std::optional<std::string> schedule;     // constant | cosine
+  std::optional<double> warmup;            // epochs of linear warm-up (cosine only), may be fractional
+  std::optional<double> label_smoothing;
+  std::optional<int> shift;                // random shifts of up to this many pixels (vit only)
+  std::optional<std::string> normalize;
+  std::optional<std::string> phi_init;
+};
 
 struct TrainConfig {
   std::string dataset = "mnist";
   std::string data_dir;  // empty: the dataset's default directory
-  std::string model = "paper-mnist";
-  int experts = 8;
-  int expert_hidden = 0;  // 0: int(784 / experts), the paper's fixed budget
+  std::string model = "paper-mnist";  // paper-mnist | vit
+  int experts = 8;       // vit: 0 = the dense baseline
+  int expert_hidden = 0;  // 0: int(784 / experts) (paper-mnist), mlp width / experts (vit)
   int slots = 1;
-  std::string normalize = "all";
-  std::string phi_init = "uniform";
-  std::string activation = "relu";
-  bool expert_bias = false;
-  std::string optimizer = "adam";
-  double lr = 1e-3;
-  double weight_decay = 0.0;
+  std::string activation = "relu";  // paper-mnist only (the ViT's experts are GELU)
+  bool expert_bias = false;         // paper-mnist only (the ViT's experts have biases)
+  std::optional<double> lr;
   double momentum = 0.9;
-  int batch = 256;
-  int epochs = 14;
+  std::optional<int> epochs;
+  RecipeOptions recipe;
+  VitOptions vit;
   long long seed = 0;
-  bool shuffle = false;
   int threads = 1;
   std::string out;
   bool resume = false;
   bool quiet = false;
 };
 
+// Every training setting, resolved: the flags given, the model's defaults for the rest.
+struct TrainRecipe {
+  std::string optimizer;
+  double lr = 0, weight_decay = 0, momentum = 0;
+  int batch = 0, epochs = 0;
+  bool shuffle = false;
+  std::string schedule;
+  double warmup = 0, label_smoothing = 0;
+  int shift = 0;
+  std::string normalize, phi_init;
+};
+
+// paper-mnist: adam 1e-3, no weight decay, batch 256, 14 epochs, file order, constant schedule, no
+// smoothing or shifts, normalize all, Phi uniform (the paper's recipe). vit: adamw 2e-3, weight decay
+// 0.05, batch 128, 20 epochs, reshuffled, cosine with 0.5 epochs of warm-up, label smoothing 0.1,
+// shifts of up to 2 pixels, normalize router, Phi normal.
+TrainRecipe resolve_recipe(const TrainConfig& config);
+
 // The paper's MNIST model: 4 tokens of 196 pixels (14 x 14 patches), experts Linear(196 -> h) -> act ->
 // Linear(h -> 196), flatten, Linear(784 -> 10), bias-free head.
 MoeModelConfig paper_mnist_model(const TrainConfig& config);
+
+// The ViT of --model vit on 28 x 28 images with 10 classes (UsageError naming the flag if impossible).
+VitConfig vit_model(const TrainConfig& config);
 
 // Throws UsageError naming the flag.
 void validate(const TrainConfig& config);

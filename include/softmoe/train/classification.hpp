@@ -1,10 +1,11 @@
 #pragma once
-// Training and evaluating a MoeModel classifier on softmax cross-entropy, over pre-tokenised data.
+// Training and evaluating a Classifier (the paper's MNIST model or the ViT) on softmax cross-entropy,
+// over pre-processed data: tokens for the paper's model, normalised images for the ViT.
 #include <cstdint>
 #include <functional>
 #include <vector>
 
-#include "softmoe/models/moe_model.hpp"
+#include "softmoe/models/classifier.hpp"
 #include "softmoe/optim.hpp"
 #include "softmoe/tensor.hpp"
 
@@ -12,7 +13,7 @@ namespace softmoe {
 
 struct TokenDataset {
   int count = 0;
-  Buffer<float> x;                    // [count, tokens, dim]
+  Buffer<float> x;                    // [count, example size]: tokens [m, d] or an image [rows cols]
   std::vector<std::int32_t> labels;   // [count]
 };
 
@@ -21,14 +22,26 @@ struct EpochMetrics {
   double accuracy = 0;  // fraction in [0, 1]
 };
 
-// Loss and accuracy over the whole dataset, in batches of the model's max_batch.
-EpochMetrics evaluate_classifier(MoeModel<float>& model, const TokenDataset& data);
+// How one epoch trains beyond plain cross-entropy at the optimiser's learning rate.
+struct EpochRecipe {
+  double label_smoothing = 0;  // 0: softmax cross-entropy; else its smoothed form (layers/label_smoothing.hpp)
+  // The learning rate of update `step` (the optimiser's step count before the update); empty: the
+  // optimiser's own.
+  std::function<double(long step)> lr;
+  // Changes a gathered batch in place (inputs [count, example size]) before the forward pass; empty: none.
+  std::function<void(float* inputs, int count)> augment;
+};
+
+// Loss (plain cross-entropy) and accuracy over the whole dataset, in batches of the model's max_batch.
+EpochMetrics evaluate_classifier(Classifier& model, const TokenDataset& data);
 
 // One pass of updates over `data` in the given example order, mini-batches of model.max_batch(), the
-// last partial batch kept. Loss and accuracy are those of each batch before its update, averaged.
-// on_batch(examples done, mean loss so far) after each update. Throws RunError when the loss stops being finite.
-EpochMetrics train_classifier_epoch(MoeModel<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
+// last partial batch kept. Loss (the one optimised) and accuracy are those of each batch before its
+// update, averaged. on_batch(examples done, mean loss so far) after each update. Throws RunError when
+// the loss stops being finite.
+EpochMetrics train_classifier_epoch(Classifier& model, Optimizer<float>& optimizer, const TokenDataset& data,
                                     const std::vector<std::int32_t>& order,
-                                    const std::function<void(int, double)>& on_batch = {});
+                                    const std::function<void(int, double)>& on_batch = {},
+                                    const EpochRecipe& recipe = {});
 
 }  // namespace softmoe

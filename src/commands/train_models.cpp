@@ -1,0 +1,72 @@
+#include "train_models.hpp"
+
+#include <fmt/format.h>
+
+#include "softmoe/data/normalized_images.hpp"
+#include "softmoe/errors.hpp"
+#include "softmoe/io/checkpoint.hpp"
+#include "softmoe/io/vit_checkpoint.hpp"
+#include "softmoe/models/paper_mnist.hpp"
+#include "softmoe/rng.hpp"
+
+namespace softmoe {
+namespace {
+
+TokenDataset image_rows(const ImageDataset& images, const PixelStats& stats) {
+  TokenDataset d;
+  d.count = images.count;
+  d.x = normalized_images(images, static_cast<float>(stats.mean), static_cast<float>(stats.stddev));
+  d.labels = images.labels;
+  return d;
+}
+
+}  // namespace
+
+void TrainedModel::init(long long seed) {
+  Rng rng(static_cast<std::uint64_t>(seed), Stream::init);
+  if (paper) paper->init(rng);
+  else vit->init(rng);
+}
+
+void TrainedModel::save_checkpoint(const std::filesystem::path& path, int epoch) const {
+  const std::map<std::string, std::string> metadata{{"epoch", std::to_string(epoch)}};
+  if (paper) {
+    save_model_checkpoint(path, *paper, metadata);
+  } else {
+    save_vit_checkpoint(path, *vit, input, metadata);
+  }
+}
+
+TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, const ImageSplits& splits) {
+  TrainedModel m;
+  if (c.model == "paper-mnist") {
+    const MoeModelConfig config = paper_mnist_model(c);
+    m.paper = std::make_unique<MoeModel<float>>(config, r.batch);
+    m.classifier = std::make_unique<MoeClassifier>(*m.paper);
+    m.architecture = to_json(config);
+    m.train = paper_mnist_tokens(splits.train, splits.source_dir);
+    m.test = paper_mnist_tokens(splits.test, splits.source_dir);
+    m.description = fmt::format("{} experts of hidden {}", config.moe.experts, config.moe.hidden);
+    return m;
+  }
+  if (splits.train.rows != kPaperImageSide || splits.train.cols != kPaperImageSide ||
+      splits.test.rows != kPaperImageSide || splits.test.cols != kPaperImageSide)
+    throw RunError(fmt::format("{}: --model vit reads 28 x 28 images", splits.source_dir));
+  const VitConfig config = vit_model(c);
+  const PixelStats stats = pixel_stats(splits.train);
+  m.vit = std::make_unique<VitModel<float>>(config, r.batch);
+  m.classifier = std::make_unique<VitClassifier>(*m.vit);
+  m.architecture = to_json(VitArchitecture{config, stats});
+  m.train = image_rows(splits.train, stats);
+  m.test = image_rows(splits.test, stats);
+  m.input = stats;
+  m.fill = black_value(static_cast<float>(stats.mean), static_cast<float>(stats.stddev));
+  std::string blocks;
+  for (int b : config.moe_blocks()) blocks += (blocks.empty() ? "" : ",") + std::to_string(b);
+  m.description = config.experts > 0 ? fmt::format("vit, {} experts of hidden {} in blocks {}", config.experts,
+                                                   config.expert_width(), blocks)
+                                     : fmt::format("vit, dense MLPs of hidden {}", config.mlp_width());
+  return m;
+}
+
+}  // namespace softmoe

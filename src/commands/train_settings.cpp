@@ -1,0 +1,156 @@
+// `softmoe train`'s settings: the model's defaults, the model configurations, validation.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "softmoe/commands/train.hpp"
+#include "softmoe/errors.hpp"
+#include "softmoe/models/paper_mnist.hpp"
+
+namespace softmoe {
+namespace {
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw UsageError(message);
+}
+
+bool is_vit(const TrainConfig& c) { return c.model == "vit"; }
+
+}  // namespace
+
+TrainRecipe resolve_recipe(const TrainConfig& c) {
+  const bool vit = is_vit(c);
+  const RecipeOptions& o = c.recipe;
+  TrainRecipe r;
+  r.optimizer = o.optimizer.value_or(vit ? "adamw" : "adam");
+  r.lr = c.lr.value_or(vit ? 2e-3 : 1e-3);
+  r.weight_decay = o.weight_decay.value_or(vit ? 0.05 : 0.0);
+  r.momentum = c.momentum;
+  r.batch = o.batch.value_or(vit ? 128 : 256);
+  r.epochs = c.epochs.value_or(vit ? 20 : 14);
+  r.shuffle = o.shuffle.value_or(vit);
+  r.schedule = o.schedule.value_or(vit ? "cosine" : "constant");
+  r.warmup = o.warmup.value_or(vit ? 0.5 : 0.0);
+  r.label_smoothing = o.label_smoothing.value_or(vit ? 0.1 : 0.0);
+  r.shift = o.shift.value_or(vit ? 2 : 0);
+  r.normalize = o.normalize.value_or(vit ? "router" : "all");
+  r.phi_init = o.phi_init.value_or(vit ? "normal" : "uniform");
+  return r;
+}
+
+MoeModelConfig paper_mnist_model(const TrainConfig& c) {
+  const TrainRecipe r = resolve_recipe(c);
+  MoeModelConfig m;
+  m.moe.tokens = (kPaperImageSide / kPaperPatch) * (kPaperImageSide / kPaperPatch);
+  m.moe.dim = kPaperPatch * kPaperPatch;
+  m.moe.experts = c.experts;
+  m.moe.slots = c.slots;
+  m.moe.hidden = c.expert_hidden > 0 ? c.expert_hidden : (kPaperImageSide * kPaperImageSide) / c.experts;
+  m.moe.dim_out = m.moe.dim;
+  m.moe.expert_bias = c.expert_bias;
+  m.moe.activation = parse_activation(c.activation);
+  m.moe.normalize = parse_normalize(r.normalize);
+  m.outputs = kPaperClasses;
+  m.head_bias = false;
+  m.phi_init = parse_phi_init(r.phi_init);
+  return m;
+}
+
+VitConfig vit_model(const TrainConfig& c) {
+  const VitOptions& v = c.vit;
+  const TrainRecipe r = resolve_recipe(c);
+  require(v.patch >= 1 && kPaperImageSide % v.patch == 0,
+          fmt::format("--patch: must divide the 28-pixel image side (1, 2, 4, 7, 14 or 28; got {})", v.patch));
+  require(v.dim >= 1, fmt::format("--dim: must be at least 1 (got {})", v.dim));
+  require(v.depth >= 1, fmt::format("--depth: must be at least 1 (got {})", v.depth));
+  require(v.heads >= 1 && v.dim % v.heads == 0,
+          fmt::format("--heads: must divide --dim {} (got {})", v.dim, v.heads));
+  require(v.mlp_hidden >= 0, fmt::format("--mlp-hidden: must be 0 (4 dim) or positive (got {})", v.mlp_hidden));
+  require(v.pool == "cls" || v.pool == "mean", fmt::format("--pool: cls or mean (got '{}')", v.pool));
+  require(v.moe_residual == "on" || v.moe_residual == "off",
+          fmt::format("--moe-residual: on or off (got '{}')", v.moe_residual));
+  require(c.experts >= 0, fmt::format("--experts: must be 0 (dense baseline) or positive (got {})", c.experts));
+  require(c.expert_hidden >= 0,
+          fmt::format("--expert-hidden: must be 0 (automatic) or positive (got {})", c.expert_hidden));
+  require(v.expert_params >= 0, fmt::format("--expert-params: must be 0 or positive (got {})", v.expert_params));
+  require(!(v.expert_params > 0 && c.expert_hidden > 0), "--expert-params: give it or --expert-hidden, not both");
+  std::vector<int> layers = v.moe_layers;
+  std::sort(layers.begin(), layers.end());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    require(layers[i] >= 0 && layers[i] < v.depth,
+            fmt::format("--moe-layers: block {} is outside 0..{} (--depth {})", layers[i], v.depth - 1, v.depth));
+    require(i == 0 || layers[i] != layers[i - 1], fmt::format("--moe-layers: block {} listed twice", layers[i]));
+  }
+  VitConfig m;
+  m.rows = m.cols = kPaperImageSide;
+  m.classes = kPaperClasses;
+  m.patch = v.patch;
+  m.dim = v.dim;
+  m.depth = v.depth;
+  m.heads = v.heads;
+  m.mlp_hidden = v.mlp_hidden;
+  m.pool = parse_pool(v.pool);
+  m.moe_layers = layers;
+  m.moe_residual = v.moe_residual == "on";
+  m.experts = c.experts;
+  m.slots = c.slots;
+  m.expert_hidden = c.expert_hidden;
+  if (v.expert_params > 0 && c.experts > 0) {
+    const long width = v.expert_params / (2L * c.experts * v.dim);
+    require(width >= 1, fmt::format("--expert-params {}: {} experts of width dim {} leave a hidden width of 0 "
+                                    "(the budget counts 2 dim hidden weights per expert)",
+                                    v.expert_params, c.experts, v.dim));
+    m.expert_hidden = static_cast<int>(width);
+  }
+  m.normalize = parse_normalize(r.normalize);
+  m.phi_init = parse_phi_init(r.phi_init);
+  try {
+    validate(m);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("--model vit: {}", e.what()));
+  }
+  return m;
+}
+
+void validate(const TrainConfig& c) {
+  require(c.model == "paper-mnist" || c.model == "vit",
+          fmt::format("--model: unknown model '{}' (expected paper-mnist or vit)", c.model));
+  const TrainRecipe r = resolve_recipe(c);
+  if (is_vit(c)) {
+    require(c.activation == "relu" && !c.expert_bias,
+            "--activation/--expert-bias: the ViT's experts are always GELU with biases (paper-mnist only)");
+    vit_model(c);
+  } else {
+    require(c.experts >= 1, fmt::format("--experts: must be at least 1 (got {})", c.experts));
+    require(c.expert_hidden >= 0, fmt::format("--expert-hidden: must be 0 (automatic) or positive (got {})",
+                                              c.expert_hidden));
+    require(c.expert_hidden > 0 || c.experts <= kPaperImageSide * kPaperImageSide,
+            fmt::format("--experts {}: int(784 / n) is 0; give --expert-hidden", c.experts));
+    require(r.shift == 0, "--shift: random shifts need --model vit (paper-mnist reads pre-cut patches)");
+    require(c.vit.expert_params == 0, "--expert-params: only with --model vit");
+  }
+  require(c.slots >= 1, fmt::format("--slots: must be at least 1 (got {})", c.slots));
+  require(r.optimizer == "adam" || r.optimizer == "adamw" || r.optimizer == "sgd",
+          fmt::format("--optimizer: adam, adamw or sgd (got '{}')", r.optimizer));
+  require(std::isfinite(r.lr) && r.lr > 0, fmt::format("--lr: must be a positive number (got {})", r.lr));
+  require(std::isfinite(r.weight_decay) && r.weight_decay >= 0,
+          fmt::format("--weight-decay: must be non-negative (got {})", r.weight_decay));
+  require(std::isfinite(r.momentum) && r.momentum >= 0 && r.momentum < 1,
+          fmt::format("--momentum: must be in [0, 1) (got {})", r.momentum));
+  require(r.batch >= 1, fmt::format("--batch: must be at least 1 (got {})", r.batch));
+  require(r.epochs >= 1, fmt::format("--epochs: must be at least 1 (got {})", r.epochs));
+  require(r.schedule == "constant" || r.schedule == "cosine",
+          fmt::format("--schedule: constant or cosine (got '{}')", r.schedule));
+  require(std::isfinite(r.warmup) && r.warmup >= 0, fmt::format("--warmup: must be non-negative (got {})", r.warmup));
+  require(r.warmup == 0 || r.schedule == "cosine", "--warmup: only with --schedule cosine");
+  require(std::isfinite(r.label_smoothing) && r.label_smoothing >= 0 && r.label_smoothing < 1,
+          fmt::format("--label-smoothing: must be in [0, 1) (got {})", r.label_smoothing));
+  require(r.shift >= 0 && r.shift < kPaperImageSide,
+          fmt::format("--shift: must be in 0..27 pixels (got {})", r.shift));
+  require(c.seed >= 0, fmt::format("--seed: must be non-negative (got {})", c.seed));
+  require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
+  require(!c.out.empty(), "--out: give the run directory");
+}
+
+}  // namespace softmoe
