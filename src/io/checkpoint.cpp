@@ -49,28 +49,34 @@ MoeModelConfig moe_model_config_from_json(const json::Value& value, const std::s
   return c;
 }
 
-void save_model_checkpoint(const std::filesystem::path& path, const MoeModel<float>& model,
-                           std::map<std::string, std::string> metadata) {
-  const auto& params = model.params();
+void save_checkpoint(const std::filesystem::path& path, const ParamBuffer<float>& params,
+                     const json::Value& architecture, std::map<std::string, std::string> metadata) {
   std::vector<TensorView> tensors;
   for (const auto& entry : params.entries())
     tensors.push_back({entry.name, "F32", entry.shape, params.values() + entry.offset, entry.size * sizeof(float)});
-  metadata[kModelConfigKey] = json::serialize(to_json(model.config()));
+  metadata[kModelConfigKey] = json::serialize(architecture);
   metadata["softmoe.version"] = SOFTMOE_VERSION;
   write_safetensors(path, tensors, metadata);
 }
 
-MoeModelConfig checkpoint_model_config(const SafetensorsFile& file) {
+json::Value checkpoint_architecture(const SafetensorsFile& file) {
   const auto it = file.metadata().find(kModelConfigKey);
   if (it == file.metadata().end())
     throw RunError(fmt::format("{}: not a softmoe checkpoint (no '{}' metadata)", file.source(), kModelConfigKey));
-  json::Value value;
   try {
-    value = json::parse(it->second);
+    return json::parse(it->second);
   } catch (const std::exception& e) {
     throw RunError(fmt::format("{}: invalid model configuration: {}", file.source(), e.what()));
   }
-  return moe_model_config_from_json(value, file.source());
+}
+
+void save_model_checkpoint(const std::filesystem::path& path, const MoeModel<float>& model,
+                           std::map<std::string, std::string> metadata) {
+  save_checkpoint(path, model.params(), to_json(model.config()), std::move(metadata));
+}
+
+MoeModelConfig checkpoint_model_config(const SafetensorsFile& file) {
+  return moe_model_config_from_json(checkpoint_architecture(file), file.source());
 }
 
 void load_parameters(const SafetensorsFile& file, ParamBuffer<float>& params) {

@@ -80,26 +80,11 @@ VitArchitecture vit_architecture_from_json(const json::Value& value, const std::
 
 void save_vit_checkpoint(const std::filesystem::path& path, const VitModel<float>& model, const PixelStats& input,
                          std::map<std::string, std::string> metadata) {
-  const auto& params = model.params();
-  std::vector<TensorView> tensors;
-  for (const auto& entry : params.entries())
-    tensors.push_back({entry.name, "F32", entry.shape, params.values() + entry.offset, entry.size * sizeof(float)});
-  metadata[kModelConfigKey] = json::serialize(to_json(VitArchitecture{model.config(), input}));
-  metadata["softmoe.version"] = SOFTMOE_VERSION;
-  write_safetensors(path, tensors, metadata);
+  save_checkpoint(path, model.params(), to_json(VitArchitecture{model.config(), input}), std::move(metadata));
 }
 
 VitArchitecture checkpoint_vit_architecture(const SafetensorsFile& file) {
-  const auto it = file.metadata().find(kModelConfigKey);
-  if (it == file.metadata().end())
-    throw RunError(fmt::format("{}: not a softmoe checkpoint (no '{}' metadata)", file.source(), kModelConfigKey));
-  json::Value value;
-  try {
-    value = json::parse(it->second);
-  } catch (const std::exception& e) {
-    throw RunError(fmt::format("{}: invalid model configuration: {}", file.source(), e.what()));
-  }
-  return vit_architecture_from_json(value, file.source());
+  return vit_architecture_from_json(checkpoint_architecture(file), file.source());
 }
 
 }  // namespace softmoe

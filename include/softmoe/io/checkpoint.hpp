@@ -19,6 +19,14 @@ json::Value to_json(const MoeModelConfig& config);
 // Throws RunError "SOURCE: ..." for a missing or invalid field.
 MoeModelConfig moe_model_config_from_json(const json::Value& value, const std::string& source);
 
+// Writes every parameter of `params` under its name as F32, `architecture` under kModelConfigKey and the
+// softmoe version; the writer for both models' checkpoints.
+void save_checkpoint(const std::filesystem::path& path, const ParamBuffer<float>& params,
+                     const json::Value& architecture, std::map<std::string, std::string> metadata = {});
+
+// The parsed kModelConfigKey metadata of a checkpoint (RunError when absent or not JSON).
+json::Value checkpoint_architecture(const SafetensorsFile& file);
+
 void save_model_checkpoint(const std::filesystem::path& path, const MoeModel<float>& model,
                            std::map<std::string, std::string> metadata = {});
 
