@@ -34,6 +34,9 @@ def parse_args():
     p.add_argument("--out", default="results/bench.csv")
     p.add_argument("--experts", default=",".join(map(str, EXPERTS)), help="comma-separated n values")
     p.add_argument("--min-seconds", type=float, default=1.0, help="timing window of each configuration")
+    p.add_argument("--patience", type=float, default=60.0,
+                   help="seconds to wait for an idle machine before each configuration (then it runs anyway)")
+    p.add_argument("--no-vit", action="store_true", help="skip the ViT training-step rows")
     return p.parse_args()
 
 
@@ -64,9 +67,12 @@ def wait_for_idle(patience=60.0, threshold=0.2):
 NOISY = []  # configurations measured while other processes were busy
 
 
+PATIENCE = [60.0]
+
+
 def run(cmd, blas_threads, torch_threads=1):
     """The CSV rows one benchmark process prints; [] (and a message) if it fails."""
-    busy = wait_for_idle()
+    busy = wait_for_idle(PATIENCE[0])
     if busy > 0.2:
         NOISY.append(f"{' '.join(os.path.basename(c) for c in cmd[:4])} ... ({busy:.1f} cores busy)")
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(torch_threads))
@@ -120,6 +126,14 @@ def collect(args, peers):
                 for b, t in PEER_CONFIGS:
                     rows += run(command(task, n, b, t, args.min_seconds), b, t)
             print(f"{task} n={n}: {time.time() - start:.0f} s", flush=True)
+    if not args.no_vit:
+        start = time.time()
+        for t in (1, 2):
+            rows += run([bench("bench_vit"), "--threads", str(t), "--min-seconds", str(args.min_seconds)], t)
+        if "torch" in peers:
+            for b, t in PEER_CONFIGS:
+                rows += run(peers["torch"]("vit", 16, b, t, args.min_seconds), b, t)
+        print(f"vit: {time.time() - start:.0f} s", flush=True)
     return [dict(zip(HEADER, r)) for r in rows]
 
 
@@ -181,12 +195,13 @@ def report(rows, peers):
     trusted = trusted_peers(rows, peers)
     roof1 = roof(rows, "softmoe")
     experts = sorted({int(r["experts"]) for r in rows if r["task"] != "sgemm"})
-    tasks = [t for t in ("train", "infer_all", "infer_topk") if any(r["task"] == t for r in rows)]
-    print(f"\nms per step (train: batch 256; inference: 5000 inputs); ratio = fastest peer time / softmoe time")
+    tasks = [t for t in ("train", "infer_all", "infer_topk", "train_vit") if any(r["task"] == t for r in rows)]
+    print(f"\nms per step (train: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16); "
+          f"ratio = fastest peer time / softmoe time")
     print(f"{'task':<11}{'n':>5} | {'softmoe 1t':>10} {'peer 1t':>9} {'ratio':>6} | {'softmoe best':>12} "
           f"{'peer best':>10} {'ratio':>6} | peer best configuration")
     for task in tasks:
-        for n in experts:
+        for n in sorted({int(r["experts"]) for r in rows if r["task"] == task}):
             ours1, oursb = best(rows, task, n, ["softmoe"], 1), best(rows, task, n, ["softmoe"], 2)
             if not ours1:
                 continue
@@ -231,11 +246,17 @@ def report(rows, peers):
         if mine and theirs:
             print(f"  peak memory, training n={n}: softmoe {max(mine):.0f} MB, peers at least {min(theirs):.0f} MB "
                   f"{'met' if max(mine) <= min(theirs) else 'NOT met'}")
+    for limit, what in ((1, "one thread each"), (2, "best configurations")):
+        ours, peer = best(rows, "train_vit", 16, ["softmoe"], limit), best(rows, "train_vit", 16, trusted, limit)
+        if ours and peer:
+            print(f"  ViT training step, {what}: softmoe {1e3 * seconds(ours):.1f} ms, PyTorch "
+                  f"{1e3 * seconds(peer):.1f} ms ({label(peer)}): {seconds(peer) / seconds(ours):.2f}x")
 
 
 def main():
     args = parse_args()
-    for exe in ("bench_sgemm", "bench_train", "bench_infer"):
+    PATIENCE[0] = args.patience
+    for exe in ("bench_sgemm", "bench_train", "bench_infer", "bench_vit"):
         if not os.access(os.path.join(args.build_dir, exe), os.X_OK):
             sys.exit(f"run_bench.py: {args.build_dir}/{exe} is missing; build bench/ first (make bench)")
     peers = peers_available(args.build_dir)
