@@ -89,15 +89,20 @@ def row(task, impl, args, n, h, batch, k, seconds, flops, rss, samples=None):
             f"{seconds:.6g},{samples / seconds:.6g},{flops / seconds / 1e9:.6g},{rss:.1f},{blas_library()}")
 
 
+# Wall clock or, with SOFTMOE_BENCH_CLOCK=cpu (one thread on a busy machine), the process's CPU time, as
+# bench/common.hpp's now_seconds.
+CLOCK = time.process_time if os.environ.get("SOFTMOE_BENCH_CLOCK") == "cpu" else time.perf_counter
+
+
 def timed(fn, min_seconds, min_runs, max_runs, warmup):
     for _ in range(warmup):
         fn()
     times = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_seconds):
-        t0 = time.perf_counter()
+    start = CLOCK()
+    while len(times) < max_runs and (len(times) < min_runs or CLOCK() - start < min_seconds):
+        t0 = CLOCK()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     return statistics.median(times)
 
 
