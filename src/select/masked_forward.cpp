@@ -176,7 +176,7 @@ SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : 
   kept_weight = make_buffer<float>(B * m);
   members.resize(B * s.experts);
   expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
-  pair_weights = make_buffer<float>(B * S * 2 * m);
+  pair_weights = make_buffer<float>(0);  // sized by run_kept_experts to the pairs it meets
   reserve_scratch(kernels::threads());
 }
 
@@ -235,6 +235,8 @@ void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const So
     for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += keep[static_cast<long>(b) * z.n + e];
   for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += ws.expert_start[e];
   const long evaluated = ws.expert_start[z.n];  // (input, expert) pairs
+  const std::size_t weights = static_cast<std::size_t>(evaluated) * z.p * 2 * z.m;
+  if (ws.pair_weights.size() < weights) ws.pair_weights = make_buffer<float>(weights);
   for (int e = 0, filled = 0; e < z.n; ++e)
     for (int b = 0; b < B; ++b)
       if (keep[static_cast<long>(b) * z.n + e]) ws.members[filled++] = b;

@@ -24,7 +24,7 @@ struct SelectionWorkspace {
   Buffer<float> kept_weight;                      // [B, m]  1 / (combine weight on kept slots), per token
   std::vector<std::int32_t> members;              // [B n]  the inputs that kept each expert, grouped by expert
   std::vector<std::int32_t> expert_start;         // [n + 1]  expert e's inputs: members[start[e], start[e + 1])
-  Buffer<float> pair_weights;                     // [B n, p, 2, m]  D and C' of each kept slot, in members' order
+  Buffer<float> pair_weights;                     // [pairs, p, 2, m]  D and C' of each kept slot, in members' order
   // Per engine thread: one expert's block of slot rows [B p, d], [B p, h], [B p, d_out]; pair cursors [n].
   Buffer<float> slot_in, hidden, slot_out;
   std::vector<std::int32_t> cursors;
