@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   CLI::App app{"softmoe inference benchmark"};
   int experts = 8, threads = 1, batch = 5000, chunk = 500;
   double min_seconds = 1.0;
+  bool phases = false;
   app.add_option("--experts", experts)->check(CLI::Range(1, 784));
+  app.add_flag("--phases", phases, "also print (stderr) the top-k pass's time per phase, best of its runs");
   app.add_option("--threads", threads)->check(CLI::Range(1, 64));
   app.add_option("--batch", batch)->check(CLI::PositiveNumber);
   app.add_option("--chunk", chunk)->check(CLI::PositiveNumber);
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   };
   bench::reset_peak_rss();
   double seconds = bench::median_seconds(all_experts, min_seconds, 3, 50, 1);
+  const double all_seconds = seconds;
   bench::print_row({"infer_all", threads, experts, h, batch, experts, seconds,
                     bench::model_flops(experts, h, batch, experts)});
 
@@ -49,19 +52,33 @@ int main(int argc, char** argv) {
   auto logits = make_buffer<float>(static_cast<std::size_t>(chunk) * config.outputs);
   const auto head = *model.params().find("head.weight");
   const SoftMoeTensors<float> w = model.moe_values();
+  double phase[3] = {1e30, 1e30, 1e30};  // route_batch, keep_top_k, run_kept_experts + head: best pass
   auto top_k = [&] {
+    double spent[3] = {0, 0, 0};
     for (int first = 0; first < batch; first += chunk) {
       const int count = std::min(chunk, batch - first);
       const float* xc = x.data() + static_cast<long>(first) * row;
+      const double t0 = bench::now_seconds();
       route_batch(ws, xc, w, shape, count);
+      const double t1 = bench::now_seconds();
       keep_top_k(ws.keep.data(), ws.scores.data(), count, experts, k);
+      const double t2 = bench::now_seconds();
       run_kept_experts(moe_out.data(), ws, xc, w, shape, count, false, nullptr);
       linear_forward(logits.data(), moe_out.data(), model.params().value(head), static_cast<const float*>(nullptr),
                      count, config.head_inputs(), config.outputs);
+      const double t3 = bench::now_seconds();
+      spent[0] += t1 - t0;
+      spent[1] += t2 - t1;
+      spent[2] += t3 - t2;
     }
+    for (int i = 0; i < 3; ++i) phase[i] = std::min(phase[i], spent[i]);
   };
   bench::reset_peak_rss();
   seconds = bench::median_seconds(top_k, min_seconds, 3, 50, 1);
   bench::print_row({"infer_topk", threads, experts, h, batch, k, seconds, bench::model_flops(experts, h, batch, k)});
+  if (phases)
+    fmt::print(stderr, "top-k phases, n = {}, k = {}, {} threads (ms): route_batch {:.2f}, keep_top_k {:.2f}, "
+               "run_kept_experts + head {:.2f}; all-expert pass {:.2f}\n", experts, k, threads, 1e3 * phase[0],
+               1e3 * phase[1], 1e3 * phase[2], 1e3 * all_seconds);
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "softmoe/commands/train.hpp"
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/models/vit.hpp"
 
 namespace softmoe::bench {
 
@@ -37,6 +38,38 @@ inline double model_flops(int n, int h, double samples, int kept) {
   const double per_kept_slot = 2.0 * m * d + 2.0 * d * h + 2.0 * h * d + 2.0 * m * d;
   const double head = 2.0 * m * d * kClasses;
   return samples * (router + kept * per_kept_slot + head);
+}
+
+// The ViT of issue #7 at bench scale; torch_peer.py's vit task builds the same model.
+inline constexpr double kVitWeightDecay = 0.05;
+inline VitConfig vit_config() {
+  VitConfig c;
+  c.rows = c.cols = 28;
+  c.patch = 7;
+  c.dim = 64;
+  c.depth = 4;
+  c.heads = 4;
+  c.moe_layers = {2, 3};
+  c.experts = 16;
+  c.expert_hidden = 64;
+  c.classes = 10;
+  return c;
+}
+
+// Forward FLOPs (a multiply-add counts 2) of the ViT over `samples` images: patch embedding, per block the
+// attention (QKV, scores, weighted values, output projection) and the dense MLP or the Soft MoE (router,
+// dispatch, experts, combine), and the head. torch_peer.py uses the same formula.
+inline double vit_flops(const VitConfig& c, double samples) {
+  const double L = c.tokens(), D = c.dim, P = c.patches(), F = c.mlp_width(), S = c.experts * c.slots,
+               h = c.expert_width(), pp = static_cast<double>(c.patch) * c.patch;
+  const auto moe = c.moe_blocks();
+  double macs = P * pp * D + D * c.classes;
+  for (int i = 0; i < c.depth; ++i) {
+    macs += 4 * L * D * D + 2 * L * L * D;
+    const bool is_moe = std::find(moe.begin(), moe.end(), i) != moe.end();
+    macs += is_moe ? L * D * S + S * L * D + S * 2 * D * h + L * S * D : 2 * L * D * F;
+  }
+  return 2 * samples * macs;
 }
 
 inline double peak_rss_mb() {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -56,17 +57,26 @@ double model_flops(int n, int h, double samples, int kept) {
   return samples * (2.0 * m * d * n + kept * (4.0 * m * d + 4.0 * d * h) + 2.0 * m * d * kClasses);
 }
 
+// Wall clock or, with SOFTMOE_BENCH_CLOCK=cpu (one thread on a busy machine), the process's CPU time.
+double now_seconds() {
+  static const bool cpu = [] {
+    const char* clock = std::getenv("SOFTMOE_BENCH_CLOCK");
+    return clock && std::string(clock) == "cpu";
+  }();
+  timespec ts{};
+  clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 double median_seconds(const std::function<void()>& fn, double min_seconds, int min_runs, int max_runs, int warmup) {
-  using clock = std::chrono::steady_clock;
   for (int i = 0; i < warmup; ++i) fn();
   std::vector<double> times;
-  const auto start = clock::now();
+  const double start = now_seconds();
   while (static_cast<int>(times.size()) < max_runs &&
-         (static_cast<int>(times.size()) < min_runs ||
-          std::chrono::duration<double>(clock::now() - start).count() < min_seconds)) {
-    const auto t0 = clock::now();
+         (static_cast<int>(times.size()) < min_runs || now_seconds() - start < min_seconds)) {
+    const double t0 = now_seconds();
     fn();
-    times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+    times.push_back(now_seconds() - t0);
   }
   std::sort(times.begin(), times.end());
   const std::size_t mid = times.size() / 2;

@@ -34,6 +34,12 @@ def parse_args():
     p.add_argument("--out", default="results/bench.csv")
     p.add_argument("--experts", default=",".join(map(str, EXPERTS)), help="comma-separated n values")
     p.add_argument("--min-seconds", type=float, default=1.0, help="timing window of each configuration")
+    p.add_argument("--patience", type=float, default=60.0,
+                   help="seconds to wait for an idle machine before each configuration (then it runs anyway)")
+    p.add_argument("--no-vit", action="store_true", help="skip the ViT training-step rows")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="cpu: every implementation times its process's CPU time, one thread only (robust to "
+                        "other load, but says nothing about threads)")
     return p.parse_args()
 
 
@@ -64,12 +70,18 @@ def wait_for_idle(patience=60.0, threshold=0.2):
 NOISY = []  # configurations measured while other processes were busy
 
 
+PATIENCE = [60.0]
+THREADS = [(1, 2)]  # softmoe's thread counts; peers use the PEER_CONFIGS within them
+
+
 def run(cmd, blas_threads, torch_threads=1):
     """The CSV rows one benchmark process prints; [] (and a message) if it fails."""
-    busy = wait_for_idle()
+    busy = wait_for_idle(PATIENCE[0])
     if busy > 0.2:
         NOISY.append(f"{' '.join(os.path.basename(c) for c in cmd[:4])} ... ({busy:.1f} cores busy)")
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(torch_threads))
+    if THREADS[0] == (1,):
+        env["SOFTMOE_BENCH_CLOCK"] = "cpu"
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
@@ -105,21 +117,31 @@ def collect(args, peers):
     bench = lambda name: os.path.join(args.build_dir, name)
     experts = [int(n) for n in args.experts.split(",")]
     print("sgemm roof ...", flush=True)
-    for t in (1, 2):
+    threads = THREADS[0]
+    peer_configs = [(b, t) for b, t in PEER_CONFIGS if b in threads and t in threads]
+    for t in threads:
         rows += run([bench("bench_sgemm"), "--threads", str(t)], t)
     for name, command in peers.items():
-        for b in (1, 2):
+        for b in threads:
             rows += run(command("sgemm", 0, b, 1, args.min_seconds), b)
     for task, exe in (("train", "bench_train"), ("infer", "bench_infer")):
         for n in experts:
             start = time.time()
-            for t in (1, 2):
+            for t in threads:
                 rows += run([bench(exe), "--experts", str(n), "--threads", str(t), "--min-seconds",
                              str(args.min_seconds)], t)
             for name, command in peers.items():
-                for b, t in PEER_CONFIGS:
+                for b, t in peer_configs:
                     rows += run(command(task, n, b, t, args.min_seconds), b, t)
             print(f"{task} n={n}: {time.time() - start:.0f} s", flush=True)
+    if not args.no_vit:
+        start = time.time()
+        for t in threads:
+            rows += run([bench("bench_vit"), "--threads", str(t), "--min-seconds", str(args.min_seconds)], t)
+        if "torch" in peers:
+            for b, t in peer_configs:
+                rows += run(peers["torch"]("vit", 16, b, t, args.min_seconds), b, t)
+        print(f"vit: {time.time() - start:.0f} s", flush=True)
     return [dict(zip(HEADER, r)) for r in rows]
 
 
@@ -181,12 +203,13 @@ def report(rows, peers):
     trusted = trusted_peers(rows, peers)
     roof1 = roof(rows, "softmoe")
     experts = sorted({int(r["experts"]) for r in rows if r["task"] != "sgemm"})
-    tasks = [t for t in ("train", "infer_all", "infer_topk") if any(r["task"] == t for r in rows)]
-    print(f"\nms per step (train: batch 256; inference: 5000 inputs); ratio = fastest peer time / softmoe time")
+    tasks = [t for t in ("train", "infer_all", "infer_topk", "train_vit") if any(r["task"] == t for r in rows)]
+    print(f"\nms per step (train: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16); "
+          f"ratio = fastest peer time / softmoe time")
     print(f"{'task':<11}{'n':>5} | {'softmoe 1t':>10} {'peer 1t':>9} {'ratio':>6} | {'softmoe best':>12} "
           f"{'peer best':>10} {'ratio':>6} | peer best configuration")
     for task in tasks:
-        for n in experts:
+        for n in sorted({int(r["experts"]) for r in rows if r["task"] == task}):
             ours1, oursb = best(rows, task, n, ["softmoe"], 1), best(rows, task, n, ["softmoe"], 2)
             if not ours1:
                 continue
@@ -195,6 +218,7 @@ def report(rows, peers):
             ratio = lambda p, o: f"{seconds(p) / seconds(o):.2f}" if p and o else "-"
             print(f"{task:<11}{n:>5} | {cell(ours1):>10} {cell(peer1):>9} {ratio(peer1, ours1):>6} | "
                   f"{cell(oursb):>12} {cell(peerb):>10} {ratio(peerb, oursb):>6} | {label(peerb) if peerb else '-'}")
+    two_threads = any(int(r["threads"]) == 2 for r in rows)
     print("\ntargets")
     for n in experts:
         ours1 = best(rows, "train", n, ["softmoe"], 1)
@@ -207,7 +231,7 @@ def report(rows, peers):
             print(f"  train n={n}, one thread: {got:.2f}x the faster peer (want >= {want}x){extra}"
                   f" {'met' if got >= want and (n > 8 or share >= 0.5) else 'NOT met'}")
         oursb, peerb = best(rows, "train", n, ["softmoe"], 2), best(rows, "train", n, trusted, 2)
-        if oursb and peerb:
+        if oursb and peerb and two_threads:
             got = seconds(peerb) / seconds(oursb)
             print(f"  train n={n}, best configurations: {got:.2f}x (want >= 2x) {'met' if got >= 2 else 'NOT met'}")
     for n in experts:
@@ -231,11 +255,20 @@ def report(rows, peers):
         if mine and theirs:
             print(f"  peak memory, training n={n}: softmoe {max(mine):.0f} MB, peers at least {min(theirs):.0f} MB "
                   f"{'met' if max(mine) <= min(theirs) else 'NOT met'}")
+    for limit, what in ((1, "one thread each"), (2, "best configurations"))[:2 if two_threads else 1]:
+        ours, peer = best(rows, "train_vit", 16, ["softmoe"], limit), best(rows, "train_vit", 16, trusted, limit)
+        if ours and peer:
+            print(f"  ViT training step, {what}: softmoe {1e3 * seconds(ours):.1f} ms, PyTorch "
+                  f"{1e3 * seconds(peer):.1f} ms ({label(peer)}): {seconds(peer) / seconds(ours):.2f}x")
 
 
 def main():
     args = parse_args()
-    for exe in ("bench_sgemm", "bench_train", "bench_infer"):
+    PATIENCE[0] = args.patience
+    if args.clock == "cpu":
+        THREADS[0] = (1,)
+        print("clock: CPU time of each process, one thread only")
+    for exe in ("bench_sgemm", "bench_train", "bench_infer", "bench_vit"):
         if not os.access(os.path.join(args.build_dir, exe), os.X_OK):
             sys.exit(f"run_bench.py: {args.build_dir}/{exe} is missing; build bench/ first (make bench)")
     peers = peers_available(args.build_dir)

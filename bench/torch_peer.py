@@ -7,6 +7,7 @@ bench/bench_infer, and printed as CSV rows of bench/common.hpp's schema (no head
   torch_peer.py --task train --experts 8 --blas-threads 1 --torch-threads 1
   torch_peer.py --task infer --experts 128 ...      (all-expert and top-k inference rows)
   torch_peer.py --task sgemm ...                    (torch.mm GFLOP/s: proves the BLAS is not crippled)
+  torch_peer.py --task vit ...                      (one training step of the Soft MoE ViT, bench_vit's model)
 
 OPENBLAS_NUM_THREADS must be set in the environment before Python starts (torch.set_num_threads does
 not limit OpenBLAS's own pool); the script refuses to run when it disagrees with --blas-threads.
@@ -23,7 +24,7 @@ TOKENS, DIM, CLASSES = 4, 196, 10  # the paper's MNIST model: 4 patches of 14 x 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=["train", "infer", "sgemm"], required=True)
+    p.add_argument("--task", choices=["train", "infer", "sgemm", "vit"], required=True)
     p.add_argument("--impl", default="torch")
     p.add_argument("--experts", type=int, default=8)
     p.add_argument("--batch", type=int, default=256)
@@ -32,6 +33,8 @@ def parse_args():
     p.add_argument("--blas-threads", type=int, required=True)
     p.add_argument("--torch-threads", type=int, required=True)
     p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--vit-batch", type=int, default=128)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
     return p.parse_args()
 
 
@@ -86,15 +89,20 @@ def row(task, impl, args, n, h, batch, k, seconds, flops, rss, samples=None):
             f"{seconds:.6g},{samples / seconds:.6g},{flops / seconds / 1e9:.6g},{rss:.1f},{blas_library()}")
 
 
+# Wall clock or, with SOFTMOE_BENCH_CLOCK=cpu (one thread on a busy machine), the process's CPU time, as
+# bench/common.hpp's now_seconds.
+CLOCK = time.process_time if os.environ.get("SOFTMOE_BENCH_CLOCK") == "cpu" else time.perf_counter
+
+
 def timed(fn, min_seconds, min_runs, max_runs, warmup):
     for _ in range(warmup):
         fn()
     times = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < min_seconds):
-        t0 = time.perf_counter()
+    start = CLOCK()
+    while len(times) < max_runs and (len(times) < min_runs or CLOCK() - start < min_seconds):
+        t0 = CLOCK()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     return statistics.median(times)
 
 
@@ -205,6 +213,104 @@ def bench_infer(torch, args):
             print(row(task, args.impl, args, n, h, args.infer_batch, kept, seconds, flops, peak_rss_mb()), flush=True)
 
 
+# The ViT of bench/common.hpp's vit_config(): 28 x 28 images, patch 7, dim 64, depth 4, heads 4, class token,
+# Soft MoE (normalisation `router`, p = 1, GELU experts with biases) in blocks 2 and 3, n = 16 experts of
+# hidden 64, dense MLPs of width 256 elsewhere; AdamW (weight decay 0.05), label-smoothed cross-entropy.
+VIT = dict(rows=28, cols=28, patch=7, dim=64, depth=4, heads=4, mlp=256, moe_layers=(2, 3), experts=16,
+           expert_hidden=64, classes=10, weight_decay=0.05)
+
+
+def vit_flops(samples):
+    """bench/common.hpp's vit_flops for VIT."""
+    c = VIT
+    P = (c["rows"] // c["patch"]) * (c["cols"] // c["patch"])
+    L, D, F, S, h = P + 1, c["dim"], c["mlp"], c["experts"], c["expert_hidden"]
+    macs = P * c["patch"] ** 2 * D + D * c["classes"]
+    for i in range(c["depth"]):
+        macs += 4 * L * D * D + 2 * L * L * D
+        macs += L * D * S + S * L * D + S * 2 * D * h + L * S * D if i in c["moe_layers"] else 2 * L * D * F
+    return 2.0 * samples * macs
+
+
+def make_vit(torch):
+    nn, F = torch.nn, torch.nn.functional
+    c = VIT
+    D = c["dim"]
+
+    class SoftMoE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            n, h = c["experts"], c["expert_hidden"]
+            self.phi = nn.Parameter(torch.randn(D, n) / D ** 0.5)
+            self.scale = nn.Parameter(torch.ones(1))
+            self.w1 = nn.Parameter((torch.rand(n, D, h) * 2 - 1) / D ** 0.5)
+            self.b1 = nn.Parameter((torch.rand(n, 1, h) * 2 - 1) / D ** 0.5)
+            self.w2 = nn.Parameter((torch.rand(n, h, D) * 2 - 1) / h ** 0.5)
+            self.b2 = nn.Parameter((torch.rand(n, 1, D) * 2 - 1) / h ** 0.5)
+
+        def forward(self, x):  # x [B, L, D]; normalisation `router`: the experts see the raw tokens
+            xr = x / (x.norm(dim=-1, keepdim=True) + 1e-6)
+            phir = self.scale * self.phi / (self.phi.norm(dim=0, keepdim=True) + 1e-6)
+            logits = xr @ phir                                             # [B, L, S]
+            dispatch, combine = logits.softmax(dim=1), logits.softmax(dim=2)
+            slots = (dispatch.transpose(1, 2) @ x).transpose(0, 1)          # [S, B, D]
+            hidden = F.gelu(torch.baddbmm(self.b1, slots, self.w1))         # [n, B, h]
+            outs = torch.baddbmm(self.b2, hidden, self.w2)                  # [n, B, D]
+            return combine @ outs.transpose(0, 1)                          # [B, L, D]
+
+    class Block(nn.Module):
+        def __init__(self, moe):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(D), nn.LayerNorm(D)
+            self.attn = nn.MultiheadAttention(D, c["heads"], batch_first=True)
+            self.mlp = SoftMoE() if moe else nn.Sequential(nn.Linear(D, c["mlp"]), nn.GELU(), nn.Linear(c["mlp"], D))
+
+        def forward(self, x):
+            h = self.norm1(x)
+            x = x + self.attn(h, h, h, need_weights=False)[0]
+            return x + self.mlp(self.norm2(x))
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            tokens = (c["rows"] // c["patch"]) * (c["cols"] // c["patch"]) + 1
+            self.proj = nn.Conv2d(1, D, c["patch"], stride=c["patch"])
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
+            self.pos_embed = nn.Parameter(0.02 * torch.randn(1, tokens, D))
+            self.blocks = nn.ModuleList([Block(i in c["moe_layers"]) for i in range(c["depth"])])
+            self.norm = nn.LayerNorm(D)
+            self.head = nn.Linear(D, c["classes"])
+
+        def forward(self, images):  # [B, rows, cols] -> [B, classes]
+            x = self.proj(images[:, None]).flatten(2).transpose(1, 2)
+            x = torch.cat([self.cls_token.expand(images.shape[0], -1, -1), x], dim=1) + self.pos_embed
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.norm(x)[:, 0])
+
+    return ViT()
+
+
+def bench_vit(torch, args):
+    torch.manual_seed(0)
+    model = make_vit(torch)
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randn(args.vit_batch, VIT["rows"], VIT["cols"], generator=gen)
+    labels = torch.randint(0, VIT["classes"], (args.vit_batch,), generator=gen)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=VIT["weight_decay"], foreach=True)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(images), labels, label_smoothing=args.label_smoothing)
+        loss.backward()
+        optimizer.step()
+
+    reset_peak_rss()
+    seconds = timed(step, args.min_seconds, 10, 200, 5)
+    print(row("train_vit", args.impl, args, VIT["experts"], VIT["expert_hidden"], args.vit_batch, VIT["experts"],
+              seconds, 3 * vit_flops(args.vit_batch), peak_rss_mb()), flush=True)
+
+
 def main():
     args = parse_args()
     env = os.environ.get("OPENBLAS_NUM_THREADS")
@@ -217,7 +323,7 @@ def main():
         sys.exit("torch_peer.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
     torch.set_num_threads(args.torch_threads)
     torch.set_num_interop_threads(1)
-    {"train": bench_train, "infer": bench_infer, "sgemm": bench_sgemm}[args.task](torch, args)
+    {"train": bench_train, "infer": bench_infer, "sgemm": bench_sgemm, "vit": bench_vit}[args.task](torch, args)
 
 
 if __name__ == "__main__":

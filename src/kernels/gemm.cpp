@@ -9,7 +9,7 @@ namespace {
 
 CBLAS_TRANSPOSE cblas_trans(Trans t) { return t == Trans::yes ? CblasTrans : CblasNoTrans; }
 
-constexpr double kMinParallelWork = 1 << 21;  // multiply-adds below which one call is faster
+constexpr double kMinParallelWork = 1 << 20;  // multiply-adds below which one call is faster
 
 template <class T>
 void gemm_split(Trans trans_a, Trans trans_b, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb,

@@ -1,8 +1,19 @@
+// Algorithm 2 with every part restricted to the kept slots: the router logits are one GEMM over the
+// batch, and the combine softmax runs over all slots (the scores need it); then each engine thread takes
+// a contiguous range of inputs and, expert by expert, the inputs of its range that kept the expert:
+// dispatch weights of those slots (softmax over tokens of one logits column), slot inputs, the expert,
+// and the combine into the inputs' outputs. Threads write disjoint outputs, experts are added in index
+// order, so results do not depend on the thread count's split (and repeat exactly for a given count).
 #include "softmoe/select/masked_forward.hpp"
 
 #include <algorithm>
+#include <cmath>
+
+#include <xsimd/xsimd.hpp>
 
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/kernels/parallel.hpp"
+#include "softmoe/kernels/vector_ops.hpp"
 #include "softmoe/layers/routing.hpp"
 #include "softmoe/select/selection.hpp"
 
@@ -11,28 +22,179 @@ namespace softmoe {
 using kernels::gemm;
 using kernels::Trans;
 
-SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : max_batch(max_batch_) {
-  const std::size_t B = static_cast<std::size_t>(max_batch_), m = s.tokens, d = s.dim, S = s.total_slots(),
-                    p = s.slots;
+namespace {
+
+struct Dims {
+  int m, d, n, p, S, h, d_out;
+  explicit Dims(const SoftMoeShape& s)
+      : m(s.tokens), d(s.dim), n(s.experts), p(s.slots), S(s.total_slots()), h(s.hidden), d_out(s.dim_out) {}
+};
+
+// weights [m] = softmax over the m tokens of column s of logits [m, S] (as softmax_tokens_forward)
+void token_softmax(float* weights, const float* logits, int m, int S) {
+  float max = logits[0];
+  for (int i = 1; i < m; ++i) max = logits[static_cast<long>(i) * S] > max ? logits[static_cast<long>(i) * S] : max;
+  for (int i = 0; i < m; ++i) weights[i] = kernels::exp_fast(logits[static_cast<long>(i) * S] - max);
+  float sum = weights[0];
+  for (int i = 1; i < m; ++i) sum += weights[i];
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < m; ++i) weights[i] *= inv;
+}
+
+// slot [d] = sum_i weights[i] x[i], x [m, d]: one pass over slot, the tokens' terms summed in registers
+void mix_tokens(float* slot, const float* weights, const float* x, int m, int d) {
+  using V = xsimd::batch<float>;
+  constexpr int W = static_cast<int>(V::size);
+  int k = 0;
+  for (; k + W <= d; k += W) {
+    V acc = V(weights[0]) * V::load_unaligned(x + k);
+    for (int i = 1; i < m; ++i) acc = xsimd::fma(V(weights[i]), V::load_unaligned(x + static_cast<long>(i) * d + k), acc);
+    acc.store_unaligned(slot + k);
+  }
+  for (; k < d; ++k) {
+    float acc = weights[0] * x[k];
+    for (int i = 1; i < m; ++i) acc = std::fma(weights[i], x[static_cast<long>(i) * d + k], acc);
+    slot[k] = acc;
+  }
+}
+
+// y [m, d_out] += weights[i] out [d_out] for each token i
+void combine_slot(float* y, const float* weights, const float* out, int m, int d_out) {
+  for (int i = 0; i < m; ++i) kernels::axpy(y + static_cast<long>(i) * d_out, weights[i], out, d_out);
+}
+
+// asks for the cache lines of rows [count floats] that a coming iteration reads
+void prefetch_rows(const float* rows, long count) {
+  const char* at = reinterpret_cast<const char*>(rows);
+  for (long byte = 0; byte < count * static_cast<long>(sizeof(float)); byte += 64) __builtin_prefetch(at + byte);
+}
+
+// Thread `thread`'s inputs [b0, b1): gathers each kept slot's weights into pair order, then runs expert by
+// expert over its members in the range.
+struct ThreadRun {
+  SelectionWorkspace& ws;
+  const SoftMoeTensors<float>& w;
+  const SoftMoeShape& shape;
+  const Dims& z;
+  const float* xe;  // [B, m, d], the experts' view of the tokens
+  float* y;         // [B, m, d_out]
+  long b0, b1;
+  float *slot_in, *hidden, *slot_out;  // this thread's block of one expert's slot rows
+  std::int32_t* cursor;                // [n] this thread's next pair position per expert
+
+  // pair_weights[(j p + q) 2m ...]: D[b, :, s] then C[b, :, s] / kept mass, for pair j = (b, e), slot q;
+  // read input by input, so the logits and combine rows stream through the cache once
+  void gather(bool renormalize) const {
+    const std::uint8_t* keep = ws.keep.data();
+    for (int e = 0; e < z.n; ++e) {
+      const std::int32_t* all = ws.members.data() + ws.expert_start[e];
+      const std::int32_t* end = ws.members.data() + ws.expert_start[e + 1];
+      cursor[e] = static_cast<std::int32_t>(std::lower_bound(all, end, static_cast<std::int32_t>(b0)) - ws.members.data());
+    }
+    for (long b = b0; b < b1; ++b) {
+      float* kept = ws.kept_weight.data() + b * z.m;
+      const float* L = ws.logits.data() + b * z.m * z.S;
+      const float* C = ws.combine.data() + b * z.m * z.S;
+      for (int i = 0; i < z.m; ++i) {  // 1 / the combine weight that stays: 1 without renormalisation
+        float total = 1.0f;
+        if (renormalize) {
+          total = 0.0f;
+          for (int sl = 0; sl < z.S; ++sl) total += keep[b * z.n + sl / z.p] ? C[static_cast<long>(i) * z.S + sl] : 0.0f;
+        }
+        kept[i] = 1.0f / total;
+      }
+      for (int e = 0; e < z.n; ++e) {
+        if (!keep[b * z.n + e]) continue;
+        const long j = cursor[e]++;
+        for (int q = 0; q < z.p; ++q) {
+          const int sl = e * z.p + q;
+          float* pw = ws.pair_weights.data() + (j * z.p + q) * 2 * z.m;
+          token_softmax(pw, L + sl, z.m, z.S);
+          for (int i = 0; i < z.m; ++i) pw[z.m + i] = C[static_cast<long>(i) * z.S + sl] * kept[i];
+        }
+      }
+    }
+  }
+
+  // expert e over the pairs [first, last) of ws.members: slot rows, one GEMM pair, combine
+  void expert(int e, long first, long last) const {
+    const int count = static_cast<int>(last - first), r = count * z.p;
+    const std::int32_t* member = ws.members.data();
+    const float* pw = ws.pair_weights.data();
+    for (long j = first; j < last; ++j) {
+      if (j + 2 < last) prefetch_rows(xe + member[j + 2] * z.m * z.d, z.m * z.d);
+      for (int q = 0; q < z.p; ++q)
+        mix_tokens(slot_in + ((j - first) * z.p + q) * z.d, pw + (j * z.p + q) * 2 * z.m, xe + member[j] * z.m * z.d,
+                   z.m, z.d);
+    }
+    if (w.b1)
+      for (int i = 0; i < r; ++i)
+        std::copy(w.b1 + static_cast<long>(e) * z.h, w.b1 + static_cast<long>(e + 1) * z.h, hidden + static_cast<long>(i) * z.h);
+    gemm(Trans::no, Trans::no, r, z.h, z.d, 1.0f, slot_in, z.d, w.w1 + static_cast<long>(e) * z.d * z.h, z.h,
+         w.b1 ? 1.0f : 0.0f, hidden, z.h);
+    activation_forward(hidden, hidden, static_cast<std::size_t>(r) * z.h, shape.activation);
+    if (w.b2)
+      for (int i = 0; i < r; ++i)
+        std::copy(w.b2 + static_cast<long>(e) * z.d_out, w.b2 + static_cast<long>(e + 1) * z.d_out,
+                  slot_out + static_cast<long>(i) * z.d_out);
+    gemm(Trans::no, Trans::no, r, z.d_out, z.h, 1.0f, hidden, z.h, w.w2 + static_cast<long>(e) * z.h * z.d_out, z.d_out,
+         w.b2 ? 1.0f : 0.0f, slot_out, z.d_out);
+    for (long j = first; j < last; ++j) {
+      if (j + 2 < last) prefetch_rows(y + member[j + 2] * z.m * z.d_out, z.m * z.d_out);
+      for (int q = 0; q < z.p; ++q)
+        combine_slot(y + member[j] * z.m * z.d_out, pw + (j * z.p + q) * 2 * z.m + z.m,
+                     slot_out + ((j - first) * z.p + q) * z.d_out, z.m, z.d_out);
+    }
+  }
+
+  void run(bool renormalize) const {
+    std::fill(y + b0 * z.m * z.d_out, y + b1 * z.m * z.d_out, 0.0f);
+    gather(renormalize);
+    for (int e = 0; e < z.n; ++e) {
+      const std::int32_t* all = ws.members.data() + ws.expert_start[e];
+      const std::int32_t* end = ws.members.data() + ws.expert_start[e + 1];
+      const std::int32_t* first = std::lower_bound(all, end, static_cast<std::int32_t>(b0));
+      const std::int32_t* last = std::lower_bound(first, end, static_cast<std::int32_t>(b1));
+      if (first != last) expert(e, first - ws.members.data(), last - ws.members.data());
+    }
+  }
+};
+
+}  // namespace
+
+SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : max_batch(max_batch_), shape_(s) {
+  const std::size_t B = static_cast<std::size_t>(max_batch_), m = s.tokens, d = s.dim, S = s.total_slots();
   xr = make_buffer<float>(B * m * d);
   token_norm = make_buffer<float>(B * m);
   phir = make_buffer<float>(d * S);
   phi_norm = make_buffer<float>(S);
   logits = make_buffer<float>(B * m * S);
-  dispatch = make_buffer<float>(B * m * S);
   combine = make_buffer<float>(B * m * S);
+  dispatch = make_buffer<float>(0);
   scores = make_buffer<float>(B * s.experts);
   keep.assign(B * s.experts, 1);
   kept_weight = make_buffer<float>(B * m);
-  members.resize(B);
-  slot_in = make_buffer<float>(B * p * d);
-  hidden = make_buffer<float>(B * p * s.hidden);
-  slot_out = make_buffer<float>(B * p * s.dim_out);
+  members.resize(B * s.experts);
+  expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
+  pair_weights = make_buffer<float>(0);  // sized by run_kept_experts to the pairs it meets
+  reserve_scratch(kernels::threads());
+}
+
+void SelectionWorkspace::reserve_scratch(int threads) {
+  if (threads <= scratch_threads) return;
+  const std::size_t t = static_cast<std::size_t>(threads), r = static_cast<std::size_t>(max_batch) * shape_.slots;
+  const std::size_t d = shape_.dim, h = shape_.hidden, d_out = shape_.dim_out;
+  slot_in = make_buffer<float>(t * r * d);
+  hidden = make_buffer<float>(t * r * h);
+  slot_out = make_buffer<float>(t * r * d_out);
+  cursors.resize(t * shape_.experts);
+  scratch_threads = threads;
 }
 
 void route_batch(SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w, const SoftMoeShape& s,
                  int B) {
-  const int m = s.tokens, d = s.dim, S = s.total_slots(), rows = B * m;
+  // x [B, m, d] -> logits, combine [B, m, S]; scores [B, n]
+  const int m = s.tokens, d = s.dim, n = s.experts, S = s.total_slots(), rows = B * m;
   const float* xr = x;
   const float* phir = w.phi;
   if (s.normalize != Normalize::none) {
@@ -41,89 +203,68 @@ void route_batch(SelectionWorkspace& ws, const float* x, const SoftMoeTensors<fl
     xr = ws.xr.data();
     phir = ws.phir.data();
   }
-  gemm(Trans::no, Trans::no, rows, S, d, 1.0f, xr, d, phir, S, 0.0f, ws.logits.data(), S);
-  softmax_tokens_forward(ws.dispatch.data(), ws.logits.data(), B, m, S);
+  kernels::gemm_parallel(Trans::no, Trans::no, rows, S, d, 1.0f, xr, d, phir, S, 0.0f, ws.logits.data(), S);
   softmax_slots_forward(ws.combine.data(), ws.logits.data(), rows, S);
-  expert_scores(ws.scores.data(), ws.combine.data(), B, m, s.experts, s.slots);
+  if (s.slots != 1) {
+    expert_scores(ws.scores.data(), ws.combine.data(), B, m, n, s.slots);
+    return;
+  }
+  // p = 1: score[b, e] = sum_i C[b, i, e], added in token order as expert_scores does
+  kernels::parallel_for(B, 64, [&](long begin, long end) {
+    for (long b = begin; b < end; ++b) {
+      float* score = ws.scores.data() + b * n;
+      const float* c = ws.combine.data() + b * m * S;
+      std::copy(c, c + n, score);
+      for (int i = 1; i < m; ++i) kernels::axpy(score, 1.0f, c + static_cast<long>(i) * S, n);
+    }
+  });
 }
 
 void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w,
                       const SoftMoeShape& s, int B, bool renormalize, WorkCount* work) {
-  const int m = s.tokens, d = s.dim, n = s.experts, p = s.slots, S = s.total_slots(), h = s.hidden,
-            d_out = s.dim_out;
+  // y [B, m, d_out] = sum over kept slots s of C'[b, i, s] f_e(sum_i D[b, i, s] xe[b, i])
+  const Dims z(s);
   const float* xe = s.normalize == Normalize::all ? ws.xr.data() : x;
-  const float* D = ws.dispatch.data();
-  const float* C = ws.combine.data();
-  std::fill(y, y + static_cast<long>(B) * m * d_out, 0.0f);
+  const std::uint8_t* keep = ws.keep.data();
+  const int threads = kernels::threads();
+  ws.reserve_scratch(threads);
 
-  // Per token, the combine weight that stays: 1 without renormalisation (C's rows sum to 1).
-  float* kept = ws.kept_weight.data();
+  // inputs grouped by expert, ascending within each expert
+  std::fill(ws.expert_start.begin(), ws.expert_start.end(), 0);
   for (int b = 0; b < B; ++b)
-    for (int i = 0; i < m; ++i) {
-      float total = 1.0f;
-      if (renormalize) {
-        total = 0.0f;
-        const float* c = C + (static_cast<long>(b) * m + i) * S;
-        for (int sl = 0; sl < S; ++sl) total += ws.keep[static_cast<long>(b) * n + sl / p] ? c[sl] : 0.0f;
-      }
-      kept[b * m + i] = 1.0f / total;
-    }
-
-  long evaluated = 0;  // (input, expert) pairs
-  for (int e = 0; e < n; ++e) {
-    int count = 0;
+    for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += keep[static_cast<long>(b) * z.n + e];
+  for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += ws.expert_start[e];
+  const long evaluated = ws.expert_start[z.n];  // (input, expert) pairs
+  const std::size_t weights = static_cast<std::size_t>(evaluated) * z.p * 2 * z.m;
+  if (ws.pair_weights.size() < weights) ws.pair_weights = make_buffer<float>(weights);
+  for (int e = 0, filled = 0; e < z.n; ++e)
     for (int b = 0; b < B; ++b)
-      if (ws.keep[static_cast<long>(b) * n + e]) ws.members[count++] = b;
-    if (count == 0) continue;
-    evaluated += count;
+      if (keep[static_cast<long>(b) * z.n + e]) ws.members[filled++] = b;
 
-    // slot_in [count p, d]: the slot inputs of this expert for its members only
-    for (int j = 0; j < count; ++j) {
-      const long b = ws.members[j];
-      for (int q = 0; q < p; ++q) {
-        float* dst = ws.slot_in.data() + (static_cast<long>(j) * p + q) * d;
-        std::fill(dst, dst + d, 0.0f);
-        for (int i = 0; i < m; ++i) {
-          const float weight = D[(b * m + i) * S + e * p + q];
-          const float* src = xe + (b * m + i) * d;
-          for (int k = 0; k < d; ++k) dst[k] += weight * src[k];
-        }
-      }
-    }
-
-    const int rows = count * p;
-    float* hid = ws.hidden.data();
-    float* out = ws.slot_out.data();
-    if (w.b1)
-      for (int r = 0; r < rows; ++r) std::copy(w.b1 + static_cast<long>(e) * h, w.b1 + static_cast<long>(e + 1) * h, hid + static_cast<long>(r) * h);
-    gemm(Trans::no, Trans::no, rows, h, d, 1.0f, ws.slot_in.data(), d, w.w1 + static_cast<long>(e) * d * h, h,
-         w.b1 ? 1.0f : 0.0f, hid, h);
-    activation_forward(hid, hid, static_cast<std::size_t>(rows) * h, s.activation);
-    if (w.b2)
-      for (int r = 0; r < rows; ++r)
-        std::copy(w.b2 + static_cast<long>(e) * d_out, w.b2 + static_cast<long>(e + 1) * d_out, out + static_cast<long>(r) * d_out);
-    gemm(Trans::no, Trans::no, rows, d_out, h, 1.0f, hid, h, w.w2 + static_cast<long>(e) * h * d_out, d_out,
-         w.b2 ? 1.0f : 0.0f, out, d_out);
-
-    // y[b, i] += C'[b, i, s] * out[slot]
-    for (int j = 0; j < count; ++j) {
-      const long b = ws.members[j];
-      for (int q = 0; q < p; ++q) {
-        const float* o = out + (static_cast<long>(j) * p + q) * d_out;
-        for (int i = 0; i < m; ++i) {
-          const float weight = C[(b * m + i) * S + e * p + q] * kept[b * m + i];
-          float* dst = y + (b * m + i) * d_out;
-          for (int k = 0; k < d_out; ++k) dst[k] += weight * o[k];
-        }
-      }
-    }
-  }
+  const long r_max = static_cast<long>(ws.max_batch) * z.p;
+  kernels::parallel([&](int thread) {
+    const kernels::Range mine = kernels::split(B, thread, threads);
+    if (mine.begin == mine.end) return;
+    const ThreadRun run{ws,
+                        w,
+                        s,
+                        z,
+                        xe,
+                        y,
+                        mine.begin,
+                        mine.end,
+                        ws.slot_in.data() + thread * r_max * z.d,
+                        ws.hidden.data() + thread * r_max * z.h,
+                        ws.slot_out.data() + thread * r_max * z.d_out,
+                        ws.cursors.data() + static_cast<long>(thread) * z.n};
+    run.run(renormalize);
+  });
 
   if (work) {
-    const double per_pair_expert = 2.0 * p * (static_cast<double>(d) * h + static_cast<double>(h) * d_out);
-    const double per_pair_routing = 2.0 * p * m * (static_cast<double>(d) + d_out);  // dispatch + combine
+    const double per_pair_expert = 2.0 * z.p * (static_cast<double>(z.d) * z.h + static_cast<double>(z.h) * z.d_out);
+    const double per_pair_routing = 2.0 * z.p * z.m * (static_cast<double>(z.d) + z.d_out);  // dispatch + combine
     work->expert += evaluated * per_pair_expert;
-    work->total += evaluated * (per_pair_expert + per_pair_routing) + 2.0 * B * m * static_cast<double>(d) * S;
+    work->total += evaluated * (per_pair_expert + per_pair_routing) + 2.0 * B * z.m * static_cast<double>(z.d) * z.S;
   }
 }
 

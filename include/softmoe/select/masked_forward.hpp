@@ -17,12 +17,22 @@ struct SelectionWorkspace {
 
   int max_batch;
   Buffer<float> xr, token_norm, phir, phi_norm;  // normalised tokens [B, m, d] and router [d, S]
-  Buffer<float> logits, dispatch, combine;        // [B, m, S]
+  Buffer<float> logits, combine;                  // [B, m, S]
+  Buffer<float> dispatch;                         // unused (empty): D is computed for the kept slots only
   Buffer<float> scores;                           // [B, n]
   std::vector<std::uint8_t> keep;                 // [B, n], filled by the caller between the two steps
-  Buffer<float> kept_weight;                      // [B, m]  combine weight on kept slots, per token
-  std::vector<std::int32_t> members;              // inputs that kept the current expert
-  Buffer<float> slot_in, hidden, slot_out;        // one expert's block: [B p, d], [B p, h], [B p, d_out]
+  Buffer<float> kept_weight;                      // [B, m]  1 / (combine weight on kept slots), per token
+  std::vector<std::int32_t> members;              // [B n]  the inputs that kept each expert, grouped by expert
+  std::vector<std::int32_t> expert_start;         // [n + 1]  expert e's inputs: members[start[e], start[e + 1])
+  Buffer<float> pair_weights;                     // [pairs, p, 2, m]  D and C' of each kept slot, in members' order
+  // Per engine thread: one expert's block of slot rows [B p, d], [B p, h], [B p, d_out]; pair cursors [n].
+  Buffer<float> slot_in, hidden, slot_out;
+  std::vector<std::int32_t> cursors;
+  int scratch_threads = 0;
+  void reserve_scratch(int threads);  // sizes the per-thread buffers (run_kept_experts calls it)
+
+ private:
+  SoftMoeShape shape_;
 };
 
 // Work done, summed over inputs, in floating-point operations (a multiply-add counts 2).
@@ -31,11 +41,14 @@ struct WorkCount {
   double total = 0;   // router, dispatch, experts, combine
 };
 
-// Step 1: router logits, dispatch D and combine C for x [B, m, d] into ws (and the expert scores).
+// Step 1: router logits and combine C for x [B, m, d] into ws, and the expert scores.
 void route_batch(SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w, const SoftMoeShape& shape,
                  int B);
 
 // Step 2: y [B, m, d_out] from the routed batch and ws.keep. Adds the work done to `work` if not null.
+// Each kept expert runs once per engine thread on the thread's inputs that kept it: the dispatch weights
+// of its slots (softmax over tokens), the slot inputs, the expert (one GEMM pair over the block, or, for
+// narrow experts, per slot row against transposed weights) and the combine, only for kept slots.
 void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w,
                       const SoftMoeShape& shape, int B, bool renormalize, WorkCount* work);
 
