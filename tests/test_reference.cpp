@@ -15,6 +15,7 @@
 #include "softmoe/layers/softmoe.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/optim.hpp"
+#include "relative_error.hpp"
 
 using namespace softmoe;
 
@@ -37,15 +38,7 @@ int meta_int(const SafetensorsFile& f, const std::string& key) { return std::sto
 bool meta_bool(const SafetensorsFile& f, const std::string& key) { return meta(f, key) == "true"; }
 
 // ||a - b|| / ||b||; ||a|| when b is zero (a gradient that must vanish).
-template <class T>
-double relative_error(const T* a, const std::vector<double>& b) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += b[i] * b[i];
-  }
-  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
+using test::relative_error;
 
 // Compares ours[product(shape)] with fixture tensor `name`, and records the name as checked.
 // With a negative tolerance nothing is asserted; `worst` still records the largest error.

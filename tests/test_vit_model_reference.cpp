@@ -16,6 +16,7 @@
 #include "softmoe/io/safetensors.hpp"
 #include "softmoe/layers/label_smoothing.hpp"
 #include "softmoe/models/vit.hpp"
+#include "relative_error.hpp"
 
 using namespace softmoe;
 
@@ -53,15 +54,7 @@ VitConfig config_from(const SafetensorsFile& f) {
   return c;
 }
 
-template <class T>
-double relative_error(const T* a, const std::vector<double>& b) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += b[i] * b[i];
-  }
-  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
+using test::relative_error;
 
 // Runs the fixture's forward and backward in T and returns the largest relative error; checks each
 // against `tolerance` unless it is negative. `perturb` is added to blocks.1.moe.router.phi[0] after loading.

@@ -16,6 +16,7 @@
 #include "softmoe/layers/layernorm.hpp"
 #include "softmoe/layers/pooling.hpp"
 #include "vit_block.hpp"
+#include "relative_error.hpp"
 
 using namespace softmoe;
 
@@ -37,15 +38,7 @@ int meta_int(const SafetensorsFile& f, const std::string& key) {
 
 std::size_t sz(int v) { return static_cast<std::size_t>(v); }
 
-template <class T>
-double relative_error(const T* a, const std::vector<double>& b) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += b[i] * b[i];
-  }
-  return norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-}
+using test::relative_error;
 
 // Reads inputs and parameters, compares outputs and gradients, and records what was used.
 // With a negative tolerance nothing is asserted; `worst` still records the largest error.

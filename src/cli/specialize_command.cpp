@@ -28,7 +28,7 @@ CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& c) {
                                                       "whole test set exceeds its budget")
       ->capture_default_str();
   cmd->add_option("--batch", c.batch, "Inputs per batch")->capture_default_str();
-  cmd->add_option("--threads", c.threads, "OpenBLAS threads (recorded in every row)")->capture_default_str();
+  cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in every row)")->capture_default_str();
   cmd->add_option("--data-dir", c.data_dir, "Read the test set from here instead of the run's own data directory");
   cmd->add_option("--out", c.out, "CSV to write (default: RUN/specialize.csv), atomically");
   cmd->add_flag("--quiet", c.quiet, "No per-evaluation progress lines on stderr");

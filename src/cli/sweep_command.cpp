@@ -32,7 +32,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
   cmd->add_option("--methods", c.methods, "Methods for --specialize")->capture_default_str();
   cmd->add_option("--random-trials", c.random_trials, "Random trials for --specialize")->capture_default_str();
   cmd->add_option("--data-dir", c.data_dir, "Image tasks: the dataset directory (default: the dataset's own)");
-  cmd->add_option("--threads", c.threads, "OpenBLAS threads of each point")->capture_default_str();
+  cmd->add_option("--threads", c.threads, "Threads (OpenBLAS and the engine's pool) of each point")->capture_default_str();
   cmd->add_option("--jobs", c.jobs, "Points run at once, each in its own process with --threads threads")
       ->capture_default_str();
   cmd->add_option("--shard", c.shard, "i/N: run only the points whose index % N == i (0-based)")->capture_default_str();

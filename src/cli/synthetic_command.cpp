@@ -45,7 +45,7 @@ CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& c) {
   cmd->add_option("--epochs", c.epochs, "Passes over the training set")->capture_default_str();
   cmd->add_option("--batch", c.batch, "Mini-batch size")->capture_default_str();
   cmd->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--threads", c.threads, "OpenBLAS threads (recorded in every row)")->capture_default_str();
+  cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in every row)")->capture_default_str();
   cmd->add_option("--out", c.out, "CSV file to write, one row per (experts, seed); written atomically at the end");
   cmd->add_flag("--quiet", c.quiet, "No per-model progress lines on stderr");
   return cmd;

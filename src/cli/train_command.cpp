@@ -46,7 +46,7 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
   add_recipe_options(cmd, c.recipe);
   cmd->add_option("--seed", c.seed, "Seed of the initialisation, of the shuffles and of the shifts")
       ->capture_default_str();
-  cmd->add_option("--threads", c.threads, "OpenBLAS threads (recorded in train.csv and config.json)")
+  cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in train.csv and config.json)")
       ->capture_default_str();
   cmd->add_option("--out", c.out, "Run directory to create (refused if it already holds a run, unless --resume)")
       ->required();
