@@ -10,34 +10,23 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "measure.hpp"
+
 namespace {
 
-constexpr int kTokens = 4, kDim = 196, kClasses = 10;
+using namespace softmoe::bench;
 
 struct Args {
   std::string task;
   int experts = 8, batch = 256, infer_batch = 5000, chunk = 500, blas_threads = 0, torch_threads = 0;
   double min_seconds = 1.0;
 };
-
-double peak_rss_mb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-void reset_peak_rss() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
 
 // The BLAS this process really loaded, from its memory map.
 std::string blas_library() {
@@ -49,38 +38,6 @@ std::string blas_library() {
     if (line.find("/blas/libblas") != std::string::npos) found = "reference";
   }
   return found;
-}
-
-// Same formula as bench/common.hpp.
-double model_flops(int n, int h, double samples, int kept) {
-  const double m = kTokens, d = kDim;
-  return samples * (2.0 * m * d * n + kept * (4.0 * m * d + 4.0 * d * h) + 2.0 * m * d * kClasses);
-}
-
-// Wall clock or, with SOFTMOE_BENCH_CLOCK=cpu (one thread on a busy machine), the process's CPU time.
-double now_seconds() {
-  static const bool cpu = [] {
-    const char* clock = std::getenv("SOFTMOE_BENCH_CLOCK");
-    return clock && std::string(clock) == "cpu";
-  }();
-  timespec ts{};
-  clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double median_seconds(const std::function<void()>& fn, double min_seconds, int min_runs, int max_runs, int warmup) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> times;
-  const double start = now_seconds();
-  while (static_cast<int>(times.size()) < max_runs &&
-         (static_cast<int>(times.size()) < min_runs || now_seconds() - start < min_seconds)) {
-    const double t0 = now_seconds();
-    fn();
-    times.push_back(now_seconds() - t0);
-  }
-  std::sort(times.begin(), times.end());
-  const std::size_t mid = times.size() / 2;
-  return times.size() % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]);
 }
 
 void print_row(const Args& a, const char* task, int n, int h, int batch, int k, double seconds, double flops) {
