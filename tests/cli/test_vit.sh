@@ -119,6 +119,15 @@ expect_exit 2 "oracle" -- "$SOFTMOE" specialize --run "$WORK/two" --k 1 --method
 grep -q "oracle: skipped" "$WORK/stderr" || fail "the default list should say it skips the oracle"
 grep -q ",oracle," "$WORK/d.csv" && fail "oracle rows on a vit"
 expect_exit 2 "dense" -- "$SOFTMOE" specialize --run "$WORK/dense" --k 1 --out "$WORK/dd.csv"
+# A truncated ViT checkpoint: specialize names the file, writes nothing; resume refuses, changes nothing.
+mkdir -p "$WORK/cut" && cp "$WORK/two"/* "$WORK/cut"/
+head -c 5000 "$WORK/two/model.safetensors" > "$WORK/cut/model.safetensors"
+expect_exit 2 "model.safetensors" -- "$SOFTMOE" specialize --run "$WORK/cut" --k 1 --methods topk --out "$WORK/cut.csv"
+[ -e "$WORK/cut.csv" ] && fail "a refused specialize wrote its output"
+head -c 5000 "$WORK/two/optimizer.safetensors" > "$WORK/cut/optimizer.safetensors"
+sum_before=$(md5sum "$WORK/cut"/* | md5sum)
+expect_exit 1 "optimizer.safetensors" -- "$SOFTMOE" "${two[@]}" --out "$WORK/cut" --resume
+[ "$(md5sum "$WORK/cut"/* | md5sum)" = "$sum_before" ] || fail "a refused vit resume changed the run directory"
 
 # sweep --model vit: n = 2, 4 at one expert budget, trained and specialised; reproducible.
 sw=(sweep --task mnist --model vit --data-dir "$data" --patch 7 --dim 16 --depth 2 --heads 2 --batch 64 --epochs 1
