@@ -1,6 +1,7 @@
-// The grouped top-k path (src/select/masked_forward.cpp: pairs grouped by expert, dispatch and combine of
-// kept slots only, one GEMM pair per expert and thread) against a plain per-(input, expert) reference of
-// Algorithm 2 written from the definitions, through the head to the logits; one and two engine threads.
+// The top-k paths (src/select/masked_forward.cpp: narrow experts input by input; wider ones with pairs
+// grouped by expert, one GEMM pair per expert and thread; kept slots only) against a plain
+// per-(input, expert) reference of Algorithm 2 written from the definitions, through the head to the
+// logits; one and two engine threads.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -63,22 +64,29 @@ std::vector<double> reference_y(const SelectionWorkspace& ws, const float* x, co
 
 }  // namespace
 
-TEST_CASE("masked forward: the grouped path gives the per-pair reference's logits, one and two threads") {
+TEST_CASE("masked forward: both paths give the per-pair reference's logits, one and two threads") {
+  struct Widths {
+    int hidden, tokens;
+  };
+  // narrow experts (h <= 8) run input by input, four tokens at a time; wide ones grouped by expert
+  for (const Widths widths : {Widths{3, 4}, Widths{8, 6}, Widths{40, 4}})
   for (int slots : {1, 2})
     for (bool bias : {false, true})
       for (int threads : {1, 2})
         for (bool renormalize : {false, true}) {
+          CAPTURE(widths.hidden);
+          CAPTURE(widths.tokens);
           CAPTURE(slots);
           CAPTURE(bias);
           CAPTURE(threads);
           CAPTURE(renormalize);
           Threads pool(threads);
           MoeModelConfig config;
-          config.moe.tokens = 4;
+          config.moe.tokens = widths.tokens;
           config.moe.dim = 37;  // not a multiple of the SIMD width
           config.moe.experts = 16;
           config.moe.slots = slots;
-          config.moe.hidden = 3;
+          config.moe.hidden = widths.hidden;
           config.moe.dim_out = 37;
           config.moe.expert_bias = bias;
           config.moe.normalize = Normalize::all;

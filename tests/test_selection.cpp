@@ -131,11 +131,13 @@ TEST_CASE("top-k keeps the largest scores, ties to the lower index; random keeps
   CHECK(expert[1] == doctest::Approx(0.95));
 }
 
-TEST_CASE("top-k keeps what a full sort by (score desc, index asc) keeps, with many ties") {
+TEST_CASE("top-k keeps what a full sort by (score desc, index asc) keeps, with many ties and signs") {
   const int B = 20, n = 64;
   std::vector<float> scores(B * n);
   Rng rng(5, Stream::selection);
-  for (auto& s : scores) s = static_cast<float>(rng.below(8)) / 8;  // 8 distinct values: many ties
+  for (auto& s : scores) s = static_cast<float>(static_cast<int>(rng.below(8)) - 4) / 8;  // 8 values: many ties
+  for (int j = 1; j < B * n; j += 3)
+    if (scores[j] == 0.0f) scores[j] = -0.0f;  // equal to +0: ties, not ordered
   std::vector<std::uint8_t> keep(B * n);
   for (int k : {1, 7, 32, 63, 64}) {
     keep_top_k(keep.data(), scores.data(), B, n, k);

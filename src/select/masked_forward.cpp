@@ -2,8 +2,9 @@
 // batch, and the combine softmax runs over all slots (the scores need it); then each engine thread takes
 // a contiguous range of inputs and, expert by expert, the inputs of its range that kept the expert:
 // dispatch weights of those slots (softmax over tokens of one logits column), slot inputs, the expert,
-// and the combine into the inputs' outputs. Threads write disjoint outputs, experts are added in index
-// order, so results do not depend on the thread count's split (and repeat exactly for a given count).
+// and the combine into the inputs' outputs. Narrow experts go input by input instead (narrow_inputs.cpp).
+// Threads write disjoint outputs, experts are added in index order, so results do not depend on the
+// thread count's split (and repeat exactly for a given count).
 #include "softmoe/select/masked_forward.hpp"
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include "softmoe/kernels/vector_ops.hpp"
 #include "softmoe/layers/routing.hpp"
 #include "softmoe/select/selection.hpp"
+#include "masked_parts.hpp"
+#include "narrow_expert.hpp"
 
 namespace softmoe {
 
@@ -24,11 +27,10 @@ using kernels::Trans;
 
 namespace {
 
-struct Dims {
-  int m, d, n, p, S, h, d_out;
-  explicit Dims(const SoftMoeShape& s)
-      : m(s.tokens), d(s.dim), n(s.experts), p(s.slots), S(s.total_slots()), h(s.hidden), d_out(s.dim_out) {}
-};
+using detail::Dims;
+using detail::inverse_kept_mass;
+using detail::kNarrowHidden;
+using detail::prefetch_rows;
 
 // weights [m] = softmax over the m tokens of column s of logits [m, S] (as softmax_tokens_forward)
 void token_softmax(float* weights, const float* logits, int m, int S) {
@@ -63,12 +65,6 @@ void combine_slot(float* y, const float* weights, const float* out, int m, int d
   for (int i = 0; i < m; ++i) kernels::axpy(y + static_cast<long>(i) * d_out, weights[i], out, d_out);
 }
 
-// asks for the cache lines of rows [count floats] that a coming iteration reads
-void prefetch_rows(const float* rows, long count) {
-  const char* at = reinterpret_cast<const char*>(rows);
-  for (long byte = 0; byte < count * static_cast<long>(sizeof(float)); byte += 64) __builtin_prefetch(at + byte);
-}
-
 // Thread `thread`'s inputs [b0, b1): gathers each kept slot's weights into pair order, then runs expert by
 // expert over its members in the range.
 struct ThreadRun {
@@ -81,6 +77,7 @@ struct ThreadRun {
   long b0, b1;
   float *slot_in, *hidden, *slot_out;  // this thread's block of one expert's slot rows
   std::int32_t* cursor;                // [n] this thread's next pair position per expert
+  int thread;
 
   // pair_weights[(j p + q) 2m ...]: D[b, :, s] then C[b, :, s] / kept mass, for pair j = (b, e), slot q;
   // read input by input, so the logits and combine rows stream through the cache once
@@ -95,14 +92,7 @@ struct ThreadRun {
       float* kept = ws.kept_weight.data() + b * z.m;
       const float* L = ws.logits.data() + b * z.m * z.S;
       const float* C = ws.combine.data() + b * z.m * z.S;
-      for (int i = 0; i < z.m; ++i) {  // 1 / the combine weight that stays: 1 without renormalisation
-        float total = 1.0f;
-        if (renormalize) {
-          total = 0.0f;
-          for (int sl = 0; sl < z.S; ++sl) total += keep[b * z.n + sl / z.p] ? C[static_cast<long>(i) * z.S + sl] : 0.0f;
-        }
-        kept[i] = 1.0f / total;
-      }
+      inverse_kept_mass(kept, keep + b * z.n, C, z, renormalize);
       for (int e = 0; e < z.n; ++e) {
         if (!keep[b * z.n + e]) continue;
         const long j = cursor[e]++;
@@ -149,6 +139,10 @@ struct ThreadRun {
 
   void run(bool renormalize) const {
     std::fill(y + b0 * z.m * z.d_out, y + b1 * z.m * z.d_out, 0.0f);
+    if (z.h <= kNarrowHidden) {
+      detail::run_narrow_inputs(y, ws, xe, w, shape, b0, b1, thread, renormalize);
+      return;
+    }
     gather(renormalize);
     for (int e = 0; e < z.n; ++e) {
       const std::int32_t* all = ws.members.data() + ws.expert_start[e];
@@ -177,6 +171,13 @@ SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : 
   members.resize(B * s.experts);
   expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
   pair_weights = make_buffer<float>(0);  // sized by run_kept_experts to the pairs it meets
+  if (s.hidden <= kNarrowHidden) {
+    const std::size_t n = s.experts, h = s.hidden, dp = detail::narrow_padded(s.dim),
+                      dp_out = detail::narrow_padded(s.dim_out);
+    w1_t = make_buffer<float>(n * h * dp);
+    w2_padded = make_buffer<float>(n * h * dp_out);
+    b2_padded = make_buffer<float>(s.expert_bias ? n * dp_out : 0);
+  }
   reserve_scratch(kernels::threads());
 }
 
@@ -188,6 +189,10 @@ void SelectionWorkspace::reserve_scratch(int threads) {
   hidden = make_buffer<float>(t * r * h);
   slot_out = make_buffer<float>(t * r * d_out);
   cursors.resize(t * shape_.experts);
+  if (shape_.hidden <= kNarrowHidden) {
+    narrow_scratch = make_buffer<float>(t * detail::narrow_scratch_floats(Dims(shape_)));
+    narrow_rows.resize(t * 2 * shape_.total_slots());
+  }
   scratch_threads = threads;
 }
 
@@ -220,6 +225,27 @@ void route_batch(SelectionWorkspace& ws, const float* x, const SoftMoeTensors<fl
   });
 }
 
+namespace {
+
+// members and expert_start: the inputs that kept each expert, ascending, grouped by expert; sizes
+// pair_weights. Returns the number of (input, expert) pairs.
+long group_by_expert(SelectionWorkspace& ws, const Dims& z, int B) {
+  const std::uint8_t* keep = ws.keep.data();
+  std::fill(ws.expert_start.begin(), ws.expert_start.end(), 0);
+  for (int b = 0; b < B; ++b)
+    for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += keep[static_cast<long>(b) * z.n + e];
+  for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += ws.expert_start[e];
+  const long pairs = ws.expert_start[z.n];
+  const std::size_t weights = static_cast<std::size_t>(pairs) * z.p * 2 * z.m;
+  if (ws.pair_weights.size() < weights) ws.pair_weights = make_buffer<float>(weights);
+  for (int e = 0, filled = 0; e < z.n; ++e)
+    for (int b = 0; b < B; ++b)
+      if (keep[static_cast<long>(b) * z.n + e]) ws.members[filled++] = b;
+  return pairs;
+}
+
+}  // namespace
+
 void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w,
                       const SoftMoeShape& s, int B, bool renormalize, WorkCount* work) {
   // y [B, m, d_out] = sum over kept slots s of C'[b, i, s] f_e(sum_i D[b, i, s] xe[b, i])
@@ -229,17 +255,13 @@ void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const So
   const int threads = kernels::threads();
   ws.reserve_scratch(threads);
 
-  // inputs grouped by expert, ascending within each expert
-  std::fill(ws.expert_start.begin(), ws.expert_start.end(), 0);
-  for (int b = 0; b < B; ++b)
-    for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += keep[static_cast<long>(b) * z.n + e];
-  for (int e = 0; e < z.n; ++e) ws.expert_start[e + 1] += ws.expert_start[e];
-  const long evaluated = ws.expert_start[z.n];  // (input, expert) pairs
-  const std::size_t weights = static_cast<std::size_t>(evaluated) * z.p * 2 * z.m;
-  if (ws.pair_weights.size() < weights) ws.pair_weights = make_buffer<float>(weights);
-  for (int e = 0, filled = 0; e < z.n; ++e)
-    for (int b = 0; b < B; ++b)
-      if (keep[static_cast<long>(b) * z.n + e]) ws.members[filled++] = b;
+  long evaluated = 0;  // (input, expert) pairs
+  if (z.h <= kNarrowHidden) {
+    detail::pad_narrow_weights(ws, w, z);
+    evaluated = std::count(keep, keep + static_cast<long>(B) * z.n, std::uint8_t{1});
+  } else {
+    evaluated = group_by_expert(ws, z, B);
+  }
 
   const long r_max = static_cast<long>(ws.max_batch) * z.p;
   kernels::parallel([&](int thread) {
@@ -256,7 +278,8 @@ void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const So
                         ws.slot_in.data() + thread * r_max * z.d,
                         ws.hidden.data() + thread * r_max * z.h,
                         ws.slot_out.data() + thread * r_max * z.d_out,
-                        ws.cursors.data() + static_cast<long>(thread) * z.n};
+                        ws.cursors.data() + static_cast<long>(thread) * z.n,
+                        thread};
     run.run(renormalize);
   });
 

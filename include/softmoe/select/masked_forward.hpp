@@ -28,6 +28,11 @@ struct SelectionWorkspace {
   // Per engine thread: one expert's block of slot rows [B p, d], [B p, h], [B p, d_out]; pair cursors [n].
   Buffer<float> slot_in, hidden, slot_out;
   std::vector<std::int32_t> cursors;
+  // Narrow experts only (h <= 8): zero-padded weights, w1 transposed (filled by run_kept_experts), and
+  // per-thread scratch (masked_forward.cpp's NarrowScratch).
+  Buffer<float> w1_t, w2_padded, b2_padded;  // [n, h, dp], [n, h, dp_out], [n, dp_out]
+  Buffer<float> narrow_scratch;
+  std::vector<const float*> narrow_rows;
   int scratch_threads = 0;
   void reserve_scratch(int threads);  // sizes the per-thread buffers (run_kept_experts calls it)
 
@@ -47,8 +52,9 @@ void route_batch(SelectionWorkspace& ws, const float* x, const SoftMoeTensors<fl
 
 // Step 2: y [B, m, d_out] from the routed batch and ws.keep. Adds the work done to `work` if not null.
 // Each kept expert runs once per engine thread on the thread's inputs that kept it: the dispatch weights
-// of its slots (softmax over tokens), the slot inputs, the expert (one GEMM pair over the block, or, for
-// narrow experts, per slot row against transposed weights) and the combine, only for kept slots.
+// of its slots (softmax over tokens), the slot inputs, the expert (one GEMM pair over the block) and the
+// combine, only for kept slots. Narrow experts (h <= 8) run input by input instead: each input's tokens
+// and outputs stay in cache while its kept experts run on them.
 void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const SoftMoeTensors<float>& w,
                       const SoftMoeShape& shape, int B, bool renormalize, WorkCount* work);
 
