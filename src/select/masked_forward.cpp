@@ -192,6 +192,7 @@ void SelectionWorkspace::reserve_scratch(int threads) {
   if (shape_.hidden <= kNarrowHidden) {
     narrow_scratch = make_buffer<float>(t * detail::narrow_scratch_floats(Dims(shape_)));
     narrow_rows.resize(t * 2 * shape_.total_slots());
+    narrow_slots.resize(t * shape_.total_slots());
   }
   scratch_threads = threads;
 }

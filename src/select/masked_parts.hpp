@@ -38,7 +38,8 @@ inline void prefetch_rows(const float* rows, long count) {
   for (long byte = 0; byte < count * static_cast<long>(sizeof(float)); byte += 64) __builtin_prefetch(at + byte);
 }
 
-// narrow_inputs.cpp. Floats of one thread's ws.narrow_scratch (ws.narrow_rows holds 2 S pointers per thread).
+// narrow_inputs.cpp. Floats of one thread's ws.narrow_scratch (per thread, ws.narrow_rows also holds 2 S
+// pointers and ws.narrow_slots S slot numbers).
 std::size_t narrow_scratch_floats(const Dims& z);
 // ws.w1_t, ws.w2_padded, ws.b2_padded from the expert weights (once per run_kept_experts call)
 void pad_narrow_weights(SelectionWorkspace& ws, const SoftMoeTensors<float>& w, const Dims& z);

@@ -17,24 +17,28 @@ namespace {
 struct NarrowScratch {
   float* tokens;        // [m, dp]  the input's tokens, zero-padded
   float* outputs;       // [m, dp_out]
-  float* dispatch_all;  // [m, S]  the input's D
-  float* dispatch;      // [m]  one slot's D
+  float* kept_logits;   // [m, T]  the logits of the input's T kept slots
+  float* dispatch;      // [m, T]  their D
+  float* slot_dispatch; // [m]  one slot's D
   float* inverse_kept;  // [m]  1 / the combine weight on kept slots
   float* combine;       // [S, m]  C' of the input's kept slots
   float* hidden;        // [S, h]
   const float** w2;     // [S]  each kept slot's expert's padded w2 [h, dp_out]
   const float** b2;     // [S]  and b2 [dp_out] (null without bias)
+  std::int32_t* slot;   // [S]  the kept slots
 
   NarrowScratch(SelectionWorkspace& ws, const Dims& z, int thread) {
     tokens = ws.narrow_scratch.data() + thread * narrow_scratch_floats(z);
     outputs = tokens + static_cast<long>(z.m) * narrow_padded(z.d);
-    dispatch_all = outputs + static_cast<long>(z.m) * narrow_padded(z.d_out);
-    dispatch = dispatch_all + static_cast<long>(z.m) * z.S;
-    inverse_kept = dispatch + z.m;
+    kept_logits = outputs + static_cast<long>(z.m) * narrow_padded(z.d_out);
+    dispatch = kept_logits + static_cast<long>(z.m) * z.S;
+    slot_dispatch = dispatch + static_cast<long>(z.m) * z.S;
+    inverse_kept = slot_dispatch + z.m;
     combine = inverse_kept + z.m;
     hidden = combine + static_cast<long>(z.S) * z.m;
     w2 = ws.narrow_rows.data() + static_cast<long>(thread) * 2 * z.S;
     b2 = w2 + z.S;
+    slot = ws.narrow_slots.data() + static_cast<long>(thread) * z.S;
   }
 };
 
@@ -42,7 +46,7 @@ struct NarrowScratch {
 
 std::size_t narrow_scratch_floats(const Dims& z) {
   return static_cast<std::size_t>(z.m) * (narrow_padded(z.d) + narrow_padded(z.d_out) + 2) +
-         static_cast<std::size_t>(z.S) * (2 * z.m + z.h);
+         static_cast<std::size_t>(z.S) * (3 * z.m + z.h);
 }
 
 void pad_narrow_weights(SelectionWorkspace& ws, const SoftMoeTensors<float>& w, const Dims& z) {
@@ -80,22 +84,23 @@ void run_narrow_inputs(float* y, SelectionWorkspace& ws, const float* xe, const 
     for (int i = 0; i < z.m; ++i)
       std::copy(xe + (b * z.m + i) * z.d, xe + (b * z.m + i + 1) * z.d, sc.tokens + static_cast<long>(i) * dp);
     if (b + 1 < b1) prefetch_rows(xe + (b + 1) * z.m * z.d, static_cast<long>(z.m) * z.d);
-    softmax_tokens_forward(sc.dispatch_all, L, 1, z.m, z.S);
     inverse_kept_mass(sc.inverse_kept, keep + b * z.n, C, z, renormalize);
-    int slots = 0;
-    for (int e = 0; e < z.n; ++e) {
-      if (!keep[b * z.n + e]) continue;
-      for (int q = 0; q < z.p; ++q, ++slots) {
-        const int sl = e * z.p + q;
-        for (int i = 0; i < z.m; ++i) sc.dispatch[i] = sc.dispatch_all[static_cast<long>(i) * z.S + sl];
-        narrow_hidden(sc.hidden + static_cast<long>(slots) * z.h, sc.dispatch, sc.tokens,
-                              ws.w1_t.data() + static_cast<long>(e) * z.h * dp,
-                              w.b1 ? w.b1 + static_cast<long>(e) * z.h : nullptr, z.m, z.h, dp);
-        for (int i = 0; i < z.m; ++i)
-          sc.combine[static_cast<long>(slots) * z.m + i] = C[static_cast<long>(i) * z.S + sl] * sc.inverse_kept[i];
-        sc.w2[slots] = ws.w2_padded.data() + static_cast<long>(e) * z.h * dp_out;
-        sc.b2[slots] = w.b2 ? ws.b2_padded.data() + static_cast<long>(e) * dp_out : nullptr;
-      }
+    int slots = 0;  // D of the kept slots only: their logits side by side, one softmax over tokens
+    for (int e = 0; e < z.n; ++e)
+      for (int q = 0; q < z.p && keep[b * z.n + e]; ++q) sc.slot[slots++] = e * z.p + q;
+    for (int i = 0; i < z.m; ++i)
+      for (int t = 0; t < slots; ++t) sc.kept_logits[i * slots + t] = L[static_cast<long>(i) * z.S + sc.slot[t]];
+    softmax_tokens_forward(sc.dispatch, sc.kept_logits, 1, z.m, slots);
+    for (int t = 0; t < slots; ++t) {
+      const int sl = sc.slot[t], e = sl / z.p;
+      for (int i = 0; i < z.m; ++i) sc.slot_dispatch[i] = sc.dispatch[i * slots + t];
+      narrow_hidden(sc.hidden + static_cast<long>(t) * z.h, sc.slot_dispatch, sc.tokens,
+                    ws.w1_t.data() + static_cast<long>(e) * z.h * dp, w.b1 ? w.b1 + static_cast<long>(e) * z.h : nullptr,
+                    z.m, z.h, dp);
+      for (int i = 0; i < z.m; ++i)
+        sc.combine[static_cast<long>(t) * z.m + i] = C[static_cast<long>(i) * z.S + sl] * sc.inverse_kept[i];
+      sc.w2[t] = ws.w2_padded.data() + static_cast<long>(e) * z.h * dp_out;
+      sc.b2[t] = w.b2 ? ws.b2_padded.data() + static_cast<long>(e) * dp_out : nullptr;
     }
     activation_forward(sc.hidden, sc.hidden, static_cast<std::size_t>(slots) * z.h, shape.activation);
     narrow_combine(sc.outputs, sc.combine, sc.hidden, sc.w2, sc.b2, slots, z.h, z.m, dp_out);

@@ -25,10 +25,13 @@ void expert_scores(float* scores, const float* combine, int B, int m, int n, int
 namespace {
 
 // An unsigned key that orders like the float: a > b exactly when key(a) > key(b) (-0 and +0 are one key).
+// Branch-free, so that a loop of them vectorises.
 std::uint32_t order_key(float v) {
-  std::uint32_t bits = 0;
-  if (v != 0.0f) std::memcpy(&bits, &v, sizeof bits);
-  return bits & 0x80000000u ? ~bits : bits | 0x80000000u;
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits = bits == 0x80000000u ? 0u : bits;
+  const std::uint32_t negative = 0u - (bits >> 31);
+  return bits ^ (negative | 0x80000000u);
 }
 
 int count_at_least(const std::uint32_t* keys, int n, std::uint32_t bound) {
@@ -60,8 +63,12 @@ void keep_top_k(std::uint8_t* keep, const float* scores, int B, int n, int k) {
         if (at_least >= k) threshold = candidate;
         if (at_least == k) break;  // exactly the k largest are >= threshold: no tie to break
       }
-      int ties = k - (threshold == ~0u ? 0 : count_at_least(keys.data(), n, threshold + 1));
       std::uint8_t* row = keep + b * n;
+      if (count_at_least(keys.data(), n, threshold) == k) {  // no tie to break (the usual case)
+        for (int e = 0; e < n; ++e) row[e] = static_cast<std::uint8_t>(keys[e] >= threshold);
+        continue;
+      }
+      int ties = k - (threshold == ~0u ? 0 : count_at_least(keys.data(), n, threshold + 1));
       for (int e = 0; e < n; ++e) {
         const bool tie = keys[e] == threshold && ties > 0;
         ties -= tie;

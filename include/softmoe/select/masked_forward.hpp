@@ -33,6 +33,7 @@ struct SelectionWorkspace {
   Buffer<float> w1_t, w2_padded, b2_padded;  // [n, h, dp], [n, h, dp_out], [n, dp_out]
   Buffer<float> narrow_scratch;
   std::vector<const float*> narrow_rows;
+  std::vector<std::int32_t> narrow_slots;
   int scratch_threads = 0;
   void reserve_scratch(int threads);  // sizes the per-thread buffers (run_kept_experts calls it)
 
