@@ -83,20 +83,32 @@ void run_narrow_inputs(float* y, SelectionWorkspace& ws, const float* xe, const 
     const float* C = ws.combine.data() + b * z.m * z.S;
     for (int i = 0; i < z.m; ++i)
       std::copy(xe + (b * z.m + i) * z.d, xe + (b * z.m + i + 1) * z.d, sc.tokens + static_cast<long>(i) * dp);
-    if (b + 1 < b1) prefetch_rows(xe + (b + 1) * z.m * z.d, static_cast<long>(z.m) * z.d);
+    if (b + 1 < b1) {  // the next input's tokens, logits and combine weights, while this one runs
+      prefetch_rows(xe + (b + 1) * z.m * z.d, static_cast<long>(z.m) * z.d);
+      prefetch_rows(L + z.m * z.S, static_cast<long>(z.m) * z.S);
+      prefetch_rows(C + z.m * z.S, static_cast<long>(z.m) * z.S);
+    }
     inverse_kept_mass(sc.inverse_kept, keep + b * z.n, C, z, renormalize);
     int slots = 0;  // D of the kept slots only: their logits side by side, one softmax over tokens
-    for (int e = 0; e < z.n; ++e)
-      for (int q = 0; q < z.p && keep[b * z.n + e]; ++q) sc.slot[slots++] = e * z.p + q;
+    const std::uint8_t* kept = keep + b * z.n;
+    if (z.p == 1) {  // branch-free: every expert written, the kept ones advanced past
+      for (int e = 0; e < z.n; ++e) {
+        sc.slot[slots] = e;
+        slots += kept[e] != 0;
+      }
+    } else {
+      for (int e = 0; e < z.n; ++e)
+        for (int q = 0; q < z.p && kept[e]; ++q) sc.slot[slots++] = e * z.p + q;
+    }
     for (int i = 0; i < z.m; ++i)
       for (int t = 0; t < slots; ++t) sc.kept_logits[i * slots + t] = L[static_cast<long>(i) * z.S + sc.slot[t]];
     softmax_tokens_forward(sc.dispatch, sc.kept_logits, 1, z.m, slots);
     for (int t = 0; t < slots; ++t) {
       const int sl = sc.slot[t], e = sl / z.p;
       for (int i = 0; i < z.m; ++i) sc.slot_dispatch[i] = sc.dispatch[i * slots + t];
+      const float* b1 = w.b1 ? w.b1 + static_cast<long>(e) * z.h : nullptr;
       narrow_hidden(sc.hidden + static_cast<long>(t) * z.h, sc.slot_dispatch, sc.tokens,
-                    ws.w1_t.data() + static_cast<long>(e) * z.h * dp, w.b1 ? w.b1 + static_cast<long>(e) * z.h : nullptr,
-                    z.m, z.h, dp);
+                    ws.w1_t.data() + static_cast<long>(e) * z.h * dp, b1, z.m, z.h, dp);
       for (int i = 0; i < z.m; ++i)
         sc.combine[static_cast<long>(t) * z.m + i] = C[static_cast<long>(i) * z.S + sl] * sc.inverse_kept[i];
       sc.w2[t] = ws.w2_padded.data() + static_cast<long>(e) * z.h * dp_out;
