@@ -9,8 +9,9 @@ pool, which torch.set_num_threads does not limit) and the torch intra-op threads
 threads; each peer with OpenBLAS x torch threads in {1, 2} x {1, 2}. A peer whose matmul does not run on
 OpenBLAS at a reasonable share of softmoe's sgemm roof gets no ratios (a reference-BLAS peer is ten times
 slower, which would make every ratio a lie). Every configuration runs --rounds times, the rounds one after
-the other, and keeps its fastest round: load from elsewhere only slows a run down, and a short spike in one
-round no longer decides a ratio.
+the other, and keeps its median round: this VM's speed drifts both ways over minutes (a peer once ran one
+round 1.3x faster than in any other measurement), so neither one slow nor one lucky round decides a ratio.
+Every round's rows are kept beside the CSV (bench-rounds.csv).
 """
 import argparse
 import csv
@@ -39,8 +40,8 @@ def parse_args():
     p.add_argument("--patience", type=float, default=60.0,
                    help="seconds to wait for an idle machine before each configuration (then it runs anyway)")
     p.add_argument("--rounds", type=int, default=3,
-                   help="times every configuration runs, in turn; each row keeps its fastest round (other load "
-                        "only ever slows a run down)")
+                   help="times every configuration runs, in turn; each row keeps its median round, and every "
+                        "round's rows go to OUT with -rounds before .csv")
     p.add_argument("--no-vit", action="store_true", help="skip the ViT training-step rows")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: every implementation times its process's CPU time, one thread only (robust to "
@@ -153,22 +154,21 @@ def collect(args, peers):
 KEY = ["task", "impl", "threads", "blas_threads", "torch_threads", "experts", "hidden", "batch", "k"]
 
 
-def fastest_rounds(rounds):
-    """One row per configuration: the fastest of its rounds, in the order configurations first ran."""
-    fastest = {}
+def median_rounds(rounds):
+    """One row per configuration: its median round (the lower middle one of an even count), in the order
+    configurations first ran."""
+    runs = {}
     for rows in rounds:
         for r in rows:
-            key = tuple(r[c] for c in KEY)
-            if key not in fastest or seconds(r) < seconds(fastest[key]):
-                fastest[key] = r
-    return list(fastest.values())
+            runs.setdefault(tuple(r[c] for c in KEY), []).append(r)
+    return [sorted(found, key=seconds)[(len(found) - 1) // 2] for found in runs.values()]
 
 
-def write_atomically(path, rows):
+def write_atomically(path, rows, header=HEADER):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HEADER, lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         f.flush()
@@ -223,7 +223,7 @@ def report(rows, peers):
     roof1 = roof(rows, "softmoe")
     experts = sorted({int(r["experts"]) for r in rows if r["task"] != "sgemm"})
     tasks = [t for t in ("train", "infer_all", "infer_topk", "train_vit") if any(r["task"] == t for r in rows)]
-    print(f"\nms per step (train: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16), fastest of "
+    print(f"\nms per step (train: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16), median of "
           f"the rounds; ratio = fastest peer time / softmoe time")
     print(f"{'task':<11}{'n':>5} | {'softmoe 1t':>10} {'peer 1t':>9} {'ratio':>6} | {'softmoe best':>12} "
           f"{'peer best':>10} {'ratio':>6} | peer best configuration")
@@ -299,8 +299,11 @@ def main():
     for round_number in range(1, args.rounds + 1):
         print(f"round {round_number} of {args.rounds}", flush=True)
         rounds.append(collect(args, peers))
-    rows = fastest_rounds(rounds)
+    rows = median_rounds(rounds)
     write_atomically(args.out, rows)
+    every_round = [dict(r, round=str(i + 1)) for i, found in enumerate(rounds) for r in found]
+    write_atomically(args.out[:-len(".csv")] + "-rounds.csv" if args.out.endswith(".csv") else args.out + "-rounds",
+                     every_round, HEADER + ["round"])
     print(f"wrote {args.out} ({len(rows)} rows, {time.time() - start:.0f} s); load average after: "
           f"{os.getloadavg()[0]:.2f}")
     if NOISY:
