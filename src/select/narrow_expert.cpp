@@ -1,3 +1,4 @@
+// The narrow-expert kernels of the top-k path (narrow_expert.hpp), with xsimd.
 #include "narrow_expert.hpp"
 
 #include <xsimd/xsimd.hpp>
@@ -9,8 +10,9 @@ using V = xsimd::batch<float>;
 constexpr int W = static_cast<int>(V::size);
 
 // hidden[r] += rows[r] . (sum_i weight[i] x[i]) for R rows dp apart. Each row sums in P registers
-// (chunks taken in turn), so R P >= 4 independent FMA chains hide the FMA latency. M > 0: m is M, known
-// at compile time (the token loop unrolled; 1.3x faster at h = 1), M = 0: any m.
+// (chunks taken in turn, leftover chunks into the first), so at least three independent FMA chains
+// hide the FMA latency. M > 0: m is M, known at compile time (the token loop unrolled; 1.3x faster at
+// h = 1), M = 0: any m.
 template <int R, int M>
 void hidden_rows(float* hidden, const float* weight, const float* x, const float* rows, int runtime_m, int dp) {
   const int m = M > 0 ? M : runtime_m;
