@@ -77,7 +77,6 @@ struct ThreadRun {
   long b0, b1;
   float *slot_in, *hidden, *slot_out;  // this thread's block of one expert's slot rows
   std::int32_t* cursor;                // [n] this thread's next pair position per expert
-  int thread;
 
   // pair_weights[(j p + q) 2m ...]: D[b, :, s] then C[b, :, s] / kept mass, for pair j = (b, e), slot q;
   // read input by input, so the logits and combine rows stream through the cache once
@@ -139,10 +138,6 @@ struct ThreadRun {
 
   void run(bool renormalize) const {
     std::fill(y + b0 * z.m * z.d_out, y + b1 * z.m * z.d_out, 0.0f);
-    if (z.h <= kNarrowHidden) {
-      detail::run_narrow_inputs(y, ws, xe, w, shape, b0, b1, thread, renormalize);
-      return;
-    }
     gather(renormalize);
     for (int e = 0; e < z.n; ++e) {
       const std::int32_t* all = ws.members.data() + ws.expert_start[e];
@@ -164,14 +159,14 @@ SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : 
   phi_norm = make_buffer<float>(S);
   logits = make_buffer<float>(B * m * S);
   combine = make_buffer<float>(B * m * S);
-  dispatch = make_buffer<float>(0);
   scores = make_buffer<float>(B * s.experts);
   keep.assign(B * s.experts, 1);
-  kept_weight = make_buffer<float>(B * m);
-  members.resize(B * s.experts);
-  expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
   pair_weights = make_buffer<float>(0);  // sized by run_kept_experts to the pairs it meets
-  if (s.hidden <= kNarrowHidden) {
+  if (s.hidden > kNarrowHidden) {         // the grouped path's bookkeeping
+    kept_weight = make_buffer<float>(B * m);
+    members.resize(B * s.experts);
+    expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
+  } else {
     const std::size_t n = s.experts, h = s.hidden, dp = detail::narrow_padded(s.dim),
                       dp_out = detail::narrow_padded(s.dim_out);
     w1_t = make_buffer<float>(n * h * dp);
@@ -185,11 +180,12 @@ void SelectionWorkspace::reserve_scratch(int threads) {
   if (threads <= scratch_threads) return;
   const std::size_t t = static_cast<std::size_t>(threads), r = static_cast<std::size_t>(max_batch) * shape_.slots;
   const std::size_t d = shape_.dim, h = shape_.hidden, d_out = shape_.dim_out;
-  slot_in = make_buffer<float>(t * r * d);
-  hidden = make_buffer<float>(t * r * h);
-  slot_out = make_buffer<float>(t * r * d_out);
-  cursors.resize(t * shape_.experts);
-  if (shape_.hidden <= kNarrowHidden) {
+  if (shape_.hidden > kNarrowHidden) {
+    slot_in = make_buffer<float>(t * r * d);
+    hidden = make_buffer<float>(t * r * h);
+    slot_out = make_buffer<float>(t * r * d_out);
+    cursors.resize(t * shape_.experts);
+  } else {
     narrow_scratch = make_buffer<float>(t * detail::narrow_scratch_floats(Dims(shape_)));
     narrow_rows.resize(t * 2 * shape_.total_slots());
     narrow_slots.resize(t * shape_.total_slots());
@@ -256,18 +252,19 @@ void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const So
   const int threads = kernels::threads();
   ws.reserve_scratch(threads);
 
-  long evaluated = 0;  // (input, expert) pairs
-  if (z.h <= kNarrowHidden) {
-    detail::pad_narrow_weights(ws, w, z);
-    evaluated = std::count(keep, keep + static_cast<long>(B) * z.n, std::uint8_t{1});
-  } else {
-    evaluated = group_by_expert(ws, z, B);
-  }
+  const bool narrow = z.h <= kNarrowHidden;
+  if (narrow) detail::pad_narrow_weights(ws, w, z);
+  const long evaluated =  // (input, expert) pairs
+      narrow ? std::count(keep, keep + static_cast<long>(B) * z.n, std::uint8_t{1}) : group_by_expert(ws, z, B);
 
   const long r_max = static_cast<long>(ws.max_batch) * z.p;
   kernels::parallel([&](int thread) {
     const kernels::Range mine = kernels::split(B, thread, threads);
     if (mine.begin == mine.end) return;
+    if (narrow) {
+      detail::run_narrow_inputs(y, ws, xe, w, s, mine.begin, mine.end, thread, renormalize);
+      return;
+    }
     const ThreadRun run{ws,
                         w,
                         s,
@@ -279,8 +276,7 @@ void run_kept_experts(float* y, SelectionWorkspace& ws, const float* x, const So
                         ws.slot_in.data() + thread * r_max * z.d,
                         ws.hidden.data() + thread * r_max * z.h,
                         ws.slot_out.data() + thread * r_max * z.d_out,
-                        ws.cursors.data() + static_cast<long>(thread) * z.n,
-                        thread};
+                        ws.cursors.data() + static_cast<long>(thread) * z.n};
     run.run(renormalize);
   });
 

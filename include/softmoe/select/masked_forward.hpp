@@ -18,18 +18,18 @@ struct SelectionWorkspace {
   int max_batch;
   Buffer<float> xr, token_norm, phir, phi_norm;  // normalised tokens [B, m, d] and router [d, S]
   Buffer<float> logits, combine;                  // [B, m, S]
-  Buffer<float> dispatch;                         // unused (empty): D is computed for the kept slots only
   Buffer<float> scores;                           // [B, n]
   std::vector<std::uint8_t> keep;                 // [B, n], filled by the caller between the two steps
+  // Grouped path only (wide experts):
   Buffer<float> kept_weight;                      // [B, m]  1 / (combine weight on kept slots), per token
   std::vector<std::int32_t> members;              // [B n]  the inputs that kept each expert, grouped by expert
   std::vector<std::int32_t> expert_start;         // [n + 1]  expert e's inputs: members[start[e], start[e + 1])
   Buffer<float> pair_weights;                     // [pairs, p, 2, m]  D and C' of each kept slot, in members' order
-  // Per engine thread: one expert's block of slot rows [B p, d], [B p, h], [B p, d_out]; pair cursors [n].
+  // and per engine thread: one expert's block of slot rows [B p, d], [B p, h], [B p, d_out]; pair cursors [n].
   Buffer<float> slot_in, hidden, slot_out;
   std::vector<std::int32_t> cursors;
   // Narrow experts only (h <= 8): zero-padded weights, w1 transposed (filled by run_kept_experts), and
-  // per-thread scratch (masked_forward.cpp's NarrowScratch).
+  // per-thread scratch (narrow_inputs.cpp's NarrowScratch).
   Buffer<float> w1_t, w2_padded, b2_padded;  // [n, h, dp], [n, h, dp_out], [n, dp_out]
   Buffer<float> narrow_scratch;
   std::vector<const float*> narrow_rows;
