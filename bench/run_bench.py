@@ -46,7 +46,10 @@ def parse_args():
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: every implementation times its process's CPU time, one thread only (robust to "
                         "other load, but says nothing about threads)")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.rounds < 1:
+        p.error(f"--rounds: must be at least 1 (got {args.rounds})")
+    return args
 
 
 def busy_cores(seconds=0.5):
