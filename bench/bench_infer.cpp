@@ -7,8 +7,8 @@
 #include "common.hpp"
 #include "softmoe/layers/linear.hpp"
 #include "softmoe/rng.hpp"
-#include "softmoe/select/masked_forward.hpp"
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 
 int main(int argc, char** argv) {
   using namespace softmoe;

@@ -1,4 +1,4 @@
-// The top-k paths (src/select/masked_forward.cpp: narrow experts input by input; wider ones with pairs
+// The top-k paths (src/layers/softmoe_selected.cpp: narrow experts input by input; wider ones with pairs
 // grouped by expert, one GEMM pair per expert and thread; kept slots only) against a plain
 // per-(input, expert) reference of Algorithm 2 written from the definitions, through the head to the
 // logits; one and two engine threads.
@@ -11,8 +11,8 @@
 #include "softmoe/layers/linear.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/rng.hpp"
-#include "softmoe/select/masked_forward.hpp"
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 
 using namespace softmoe;
 

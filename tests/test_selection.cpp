@@ -12,9 +12,9 @@
 #include "softmoe/layers/linear.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/rng.hpp"
-#include "softmoe/select/masked_forward.hpp"
-#include "softmoe/select/oracle.hpp"
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/eval/oracle.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 
 using namespace softmoe;
 

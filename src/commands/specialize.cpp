@@ -20,9 +20,9 @@
 #include "softmoe/layers/loss.hpp"
 #include "softmoe/models/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
-#include "softmoe/select/masked_forward.hpp"
-#include "softmoe/select/oracle.hpp"
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/eval/oracle.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 #include "specialize_internal.hpp"
 
 namespace softmoe {

@@ -7,7 +7,7 @@
 
 #include "softmoe/commands/specialize.hpp"
 #include "softmoe/io/json.hpp"
-#include "softmoe/select/masked_forward.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
 
 namespace softmoe {
 

@@ -11,7 +11,7 @@
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/io/vit_checkpoint.hpp"
 #include "softmoe/layers/loss.hpp"
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 #include "softmoe/train/classification.hpp"
 #include "specialize_internal.hpp"
 

@@ -80,7 +80,7 @@ struct Scratch {
   GroupArgs<T> args;
 
   Scratch(SoftMoeActivations<T>& act, const SoftMoeShape& s, int thread, Group group)
-      : args{s, group, nullptr, nullptr} {
+      : args{mix_shape(s), group, nullptr, nullptr} {
     const long rows = static_cast<long>(act.max_batch) * s.slots, edge = std::max(s.dim, s.dim_out);
     stride_in = rows * s.dim;
     stride_out = rows * s.dim_out;

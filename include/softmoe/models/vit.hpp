@@ -45,7 +45,7 @@
 #include "softmoe/layers/pooling.hpp"
 #include "softmoe/layers/softmoe.hpp"
 #include "softmoe/params.hpp"
-#include "softmoe/select/masked_forward.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {

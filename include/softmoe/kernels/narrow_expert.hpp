@@ -3,7 +3,7 @@
 // these input by input, so the input's tokens and outputs stay in registers or L1 across its kept experts.
 // Widths are padded with zeros to a multiple of the SIMD width (narrow_padded), so no loop has a tail.
 
-namespace softmoe::detail {
+namespace softmoe::kernels {
 
 // width rounded up to a whole number of SIMD registers of floats
 int narrow_padded(int width);
@@ -18,4 +18,4 @@ void narrow_hidden(float* hidden, const float* weight, const float* x, const flo
 void narrow_combine(float* out, const float* weight, const float* hidden, const float* const* w2,
                     const float* const* b2, int slots, int h, int m, int dp_out);
 
-}  // namespace softmoe::detail
+}  // namespace softmoe::kernels

@@ -2,10 +2,10 @@
 // batch, and the combine softmax runs over all slots (the scores need it); then each engine thread takes
 // a contiguous range of inputs and, expert by expert, the inputs of its range that kept the expert:
 // dispatch weights of those slots (softmax over tokens of one logits column), slot inputs, the expert,
-// and the combine into the inputs' outputs. Narrow experts go input by input instead (narrow_inputs.cpp).
+// and the combine into the inputs' outputs. Narrow experts go input by input instead (softmoe_selected_narrow.cpp).
 // Threads write disjoint outputs, experts are added in index order, so results do not depend on the
 // thread count's split (and repeat exactly for a given count).
-#include "softmoe/select/masked_forward.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -16,9 +16,9 @@
 #include "softmoe/kernels/parallel.hpp"
 #include "softmoe/kernels/vector_ops.hpp"
 #include "softmoe/layers/routing.hpp"
-#include "softmoe/select/selection.hpp"
-#include "masked_parts.hpp"
-#include "narrow_expert.hpp"
+#include "softmoe/layers/expert_selection.hpp"
+#include "softmoe_selected_parts.hpp"
+#include "softmoe/kernels/narrow_expert.hpp"
 
 namespace softmoe {
 
@@ -167,8 +167,8 @@ SelectionWorkspace::SelectionWorkspace(const SoftMoeShape& s, int max_batch_) : 
     members.resize(B * s.experts);
     expert_start.resize(static_cast<std::size_t>(s.experts) + 1);
   } else {
-    const std::size_t n = s.experts, h = s.hidden, dp = detail::narrow_padded(s.dim),
-                      dp_out = detail::narrow_padded(s.dim_out);
+    const std::size_t n = s.experts, h = s.hidden, dp = kernels::narrow_padded(s.dim),
+                      dp_out = kernels::narrow_padded(s.dim_out);
     w1_t = make_buffer<float>(n * h * dp);
     w2_padded = make_buffer<float>(n * h * dp_out);
     b2_padded = make_buffer<float>(s.expert_bias ? n * dp_out : 0);

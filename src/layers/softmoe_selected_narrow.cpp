@@ -4,13 +4,16 @@
 // once. The expert weights are read from cache once per (input, expert) pair, the tokens once per input.
 #include <algorithm>
 
-#include "masked_parts.hpp"
-#include "narrow_expert.hpp"
+#include "softmoe_selected_parts.hpp"
+#include "softmoe/kernels/narrow_expert.hpp"
 #include "softmoe/kernels/parallel.hpp"
 #include "softmoe/layers/activation.hpp"
 #include "softmoe/layers/routing.hpp"
 
 namespace softmoe::detail {
+using kernels::narrow_combine;
+using kernels::narrow_hidden;
+using kernels::narrow_padded;
 namespace {
 
 // One thread's scratch, carved from ws.narrow_scratch and ws.narrow_rows.

@@ -29,7 +29,7 @@ struct SelectionWorkspace {
   Buffer<float> slot_in, hidden, slot_out;
   std::vector<std::int32_t> cursors;
   // Narrow experts only (h <= 8): zero-padded weights, w1 transposed (filled by run_kept_experts), and
-  // per-thread scratch (narrow_inputs.cpp's NarrowScratch).
+  // per-thread scratch (softmoe_selected_narrow.cpp's NarrowScratch).
   Buffer<float> w1_t, w2_padded, b2_padded;  // [n, h, dp], [n, h, dp_out], [n, dp_out]
   Buffer<float> narrow_scratch;
   std::vector<const float*> narrow_rows;

@@ -1,4 +1,4 @@
-#include "softmoe/select/oracle.hpp"
+#include "softmoe/eval/oracle.hpp"
 
 #include <algorithm>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "softmoe/select/selection.hpp"
+#include "softmoe/layers/expert_selection.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,9 +1,9 @@
 // The narrow-expert kernels of the top-k path (narrow_expert.hpp), with xsimd.
-#include "narrow_expert.hpp"
+#include "softmoe/kernels/narrow_expert.hpp"
 
 #include <xsimd/xsimd.hpp>
 
-namespace softmoe::detail {
+namespace softmoe::kernels {
 namespace {
 
 using V = xsimd::batch<float>;
@@ -119,4 +119,4 @@ void narrow_combine(float* out, const float* weight, const float* hidden, const 
   }
 }
 
-}  // namespace softmoe::detail
+}  // namespace softmoe::kernels

@@ -14,12 +14,12 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "softmoe_parts.hpp"
+#include "softmoe/kernels/softmoe_mixing.hpp"
 
-namespace softmoe::detail {
+namespace softmoe::kernels {
 namespace {
 
-constexpr int G = kExpertGroup;  // experts, and tokens, per kernel call
+constexpr int G = kMixGroup;  // experts, and tokens, per kernel call
 
 template <class T>
 using Batch = xsimd::batch<T>;
@@ -157,9 +157,9 @@ struct Call {
   T weight[G][G];      // [expert][token]: dispatch or combine weights, 0 for padding
   int tokens;          // real tokens in this call
 
-  Call(const GroupArgs<T>& a, const T* weights, T* slot_base, long slot_stride, const T* tokens_in, T* tokens_out,
+  Call(const MixArgs<T>& a, const T* weights, T* slot_base, long slot_stride, const T* tokens_in, T* tokens_out,
        long b, int q, int i0, int width) {
-    const SoftMoeShape& s = a.shape;
+    const MixShape& s = a.shape;
     const long r = (b - a.group.b0) * s.slots + q;
     tokens = std::min(G, s.tokens - i0);
     for (int g = 0; g < G; ++g) {
@@ -167,7 +167,7 @@ struct Call {
       slot[g] = real ? slot_base + g * slot_stride + r * width : a.spare;
       const int sl = (a.group.e0 + g) * s.slots + q;
       for (int i = 0; i < G; ++i)
-        weight[g][i] = real && i < tokens ? weights[(b * s.tokens + i0 + i) * s.total_slots() + sl] : T(0);
+        weight[g][i] = real && i < tokens ? weights[(b * s.tokens + i0 + i) * s.total_slots + sl] : T(0);
     }
     for (int i = 0; i < G; ++i) {
       const long row = (b * s.tokens + i0 + i) * width;
@@ -190,7 +190,7 @@ void by_count(int count, F&& f) {
 
 // f(b, q, i0) over the group's examples, slots of one expert, and token groups
 template <class T, class F>
-void for_each_call(const GroupArgs<T>& a, F&& f) {
+void for_each_call(const MixArgs<T>& a, F&& f) {
   for (long b = a.group.b0; b < a.group.b1; ++b)
     for (int q = 0; q < a.shape.slots; ++q)
       for (int i0 = 0; i0 < a.shape.tokens; i0 += G) f(b, q, i0);
@@ -199,7 +199,7 @@ void for_each_call(const GroupArgs<T>& a, F&& f) {
 }  // namespace
 
 template <class T>
-void dispatch_group(T* slot_in, long stride, const T* dispatch, const T* xe, const GroupArgs<T>& a) {
+void dispatch_group(T* slot_in, long stride, const T* dispatch, const T* xe, const MixArgs<T>& a) {
   // slot_in [count][rows, d]: slot_in[g][r] = sum_i D[b, i, s] xe[b, i]
   const int d = a.shape.dim;
   by_count(a.group.count, [&](auto count) {
@@ -211,7 +211,7 @@ void dispatch_group(T* slot_in, long stride, const T* dispatch, const T* xe, con
 }
 
 template <class T>
-void combine_group(T* y, const T* combine, const T* slot_out, long stride, const GroupArgs<T>& a) {
+void combine_group(T* y, const T* combine, const T* slot_out, long stride, const MixArgs<T>& a) {
   // y [B, m, d_out]: y[b, i] += sum_g C[b, i, s] slot_out[g][r] (the first slot overwrites y)
   const int d_out = a.shape.dim_out;
   by_count(a.group.count, [&](auto count) {
@@ -224,9 +224,9 @@ void combine_group(T* y, const T* combine, const T* slot_out, long stride, const
 
 template <class T>
 void combine_backward_group(T* dslot_out, long dstride, T* dcombine, const T* dy, const T* combine, const T* slot_out,
-                            long stride, const GroupArgs<T>& a) {
+                            long stride, const MixArgs<T>& a) {
   // dslot_out[g][r] = sum_i C[b, i, s] dy[b, i];  dcombine[b, i, s] = dy[b, i] . slot_out[g][r]
-  const SoftMoeShape& s = a.shape;
+  const MixShape& s = a.shape;
   const int d_out = s.dim_out;
   by_count(a.group.count, [&](auto count) {
     for_each_call(a, [&](long b, int q, int i0) {
@@ -236,16 +236,16 @@ void combine_backward_group(T* dslot_out, long dstride, T* dcombine, const T* dy
       mix_tokens_and_dot<decltype(count)::value>(call.slot, dots, call.weight, call.token, outs.slot, d_out, i0 > 0);
       for (int g = 0; g < a.group.count; ++g)
         for (int i = 0; i < call.tokens; ++i)
-          dcombine[(b * s.tokens + i0 + i) * s.total_slots() + (a.group.e0 + g) * s.slots + q] = dots[g][i];
+          dcombine[(b * s.tokens + i0 + i) * s.total_slots + (a.group.e0 + g) * s.slots + q] = dots[g][i];
     });
   });
 }
 
 template <class T>
 void dispatch_backward_group(T* ddispatch, T* dxe, const T* dslot_in, long stride, const T* dispatch, const T* xe,
-                             const GroupArgs<T>& a) {
+                             const MixArgs<T>& a) {
   // ddispatch[b, i, s] = xe[b, i] . dslot_in[g][r];  dxe[b, i] += sum_g D[b, i, s] dslot_in[g][r] (if dxe)
-  const SoftMoeShape& s = a.shape;
+  const MixShape& s = a.shape;
   const int d = s.dim;
   by_count(a.group.count, [&](auto count) {
     for_each_call(a, [&](long b, int q, int i0) {
@@ -255,19 +255,19 @@ void dispatch_backward_group(T* ddispatch, T* dxe, const T* dslot_in, long strid
                                                 call.slot, d);
       for (int g = 0; g < a.group.count; ++g)
         for (int i = 0; i < call.tokens; ++i)
-          ddispatch[(b * s.tokens + i0 + i) * s.total_slots() + (a.group.e0 + g) * s.slots + q] = dots[g][i];
+          ddispatch[(b * s.tokens + i0 + i) * s.total_slots + (a.group.e0 + g) * s.slots + q] = dots[g][i];
     });
   });
 }
 
 #define SOFTMOE_INSTANTIATE_MIXING(T)                                                                             \
-  template void dispatch_group<T>(T*, long, const T*, const T*, const GroupArgs<T>&);                             \
-  template void combine_group<T>(T*, const T*, const T*, long, const GroupArgs<T>&);                              \
-  template void combine_backward_group<T>(T*, long, T*, const T*, const T*, const T*, long, const GroupArgs<T>&); \
-  template void dispatch_backward_group<T>(T*, T*, const T*, long, const T*, const T*, const GroupArgs<T>&);
+  template void dispatch_group<T>(T*, long, const T*, const T*, const MixArgs<T>&);                             \
+  template void combine_group<T>(T*, const T*, const T*, long, const MixArgs<T>&);                              \
+  template void combine_backward_group<T>(T*, long, T*, const T*, const T*, const T*, long, const MixArgs<T>&); \
+  template void dispatch_backward_group<T>(T*, T*, const T*, long, const T*, const T*, const MixArgs<T>&);
 SOFTMOE_INSTANTIATE_MIXING(float)
 SOFTMOE_INSTANTIATE_MIXING(double)
 
-}  // namespace softmoe::detail
+}  // namespace softmoe::kernels
 
 #pragma GCC diagnostic pop

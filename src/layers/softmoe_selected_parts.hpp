@@ -1,14 +1,14 @@
 #pragma once
-// The top-k path's parts, shared by masked_forward.cpp (routing, the grouped path for wide experts) and
-// narrow_inputs.cpp (narrow experts, input by input).
+// The top-k path's parts, shared by softmoe_selected.cpp (routing, the grouped path for wide experts) and
+// softmoe_selected_narrow.cpp (narrow experts, input by input).
 #include <cstdint>
 
 #include "softmoe/layers/softmoe.hpp"
-#include "softmoe/select/masked_forward.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
 
 namespace softmoe::detail {
 
-// Experts up to this wide run input by input (narrow_inputs.cpp); wider ones as one GEMM pair per expert
+// Experts up to this wide run input by input (softmoe_selected_narrow.cpp); wider ones as one GEMM pair per expert
 // (measured: input by input is 1.3x faster at h = 6, 2x at h = 1, 1.2x slower at h = 12).
 inline constexpr int kNarrowHidden = 8;
 
@@ -38,7 +38,7 @@ inline void prefetch_rows(const float* rows, long count) {
   for (long byte = 0; byte < count * static_cast<long>(sizeof(float)); byte += 64) __builtin_prefetch(at + byte);
 }
 
-// narrow_inputs.cpp. Floats of one thread's ws.narrow_scratch (per thread, ws.narrow_rows also holds 2 S
+// softmoe_selected_narrow.cpp. Floats of one thread's ws.narrow_scratch (per thread, ws.narrow_rows also holds 2 S
 // pointers and ws.narrow_slots S slot numbers).
 std::size_t narrow_scratch_floats(const Dims& z);
 // ws.w1_t, ws.w2_padded, ws.b2_padded from the expert weights (once per run_kept_experts call)
