@@ -1,5 +1,5 @@
-// `softmoe train`'s settings for both models, the ViT checkpoint's architecture record and the
-// Classifier adapters.
+// `softmoe train`'s settings for both models, the ViT checkpoint's architecture record and both
+// models behind the one Model interface.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -9,7 +9,9 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/io/vit_checkpoint.hpp"
-#include "softmoe/models/classifier.hpp"
+#include "softmoe/eval/subset_evaluator.hpp"
+#include "softmoe/layers/expert_selection.hpp"
+#include "softmoe/models/model.hpp"
 #include "softmoe/rng.hpp"
 #include "softmoe/train/classification.hpp"
 
@@ -119,7 +121,7 @@ TEST_CASE("ViT architecture: JSON round trip, refused when damaged, stored in th
   fs::remove(path);
 }
 
-TEST_CASE("Classifier adapters forward as their models and report their sizes") {
+TEST_CASE("Both models behind the Model interface: sizes, MoE layers, forward_selected with every expert kept") {
   MoeModelConfig mc;
   mc.moe.tokens = 4;
   mc.moe.dim = 3;
@@ -128,34 +130,47 @@ TEST_CASE("Classifier adapters forward as their models and report their sizes") 
   mc.moe.dim_out = 3;
   mc.outputs = 7;
   MoeModel<float> moe(mc, 2);
-  Rng rng(1, Stream::init);
-  moe.init(rng);
-  {
-    MoeClassifier classifier(moe);
-    CHECK(classifier.input_size() == 12);
-    CHECK(classifier.classes() == 7);
-    CHECK(classifier.expert_param_count() == moe.expert_param_count());
-    CHECK_FALSE(moe.moe_activations().store_slots);
-    std::vector<float> x(24);
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.1f * static_cast<float>(i) - 1.0f;
-    const float* a = classifier.forward(x.data(), 2);
-    std::vector<float> first(a, a + 14);
-    const float* b = moe.forward(x.data(), 2);
-    for (int i = 0; i < 14; ++i) CHECK(first[static_cast<std::size_t>(i)] == b[i]);
-  }
-  CHECK(moe.moe_activations().store_slots);  // restored
-
   TrainConfig c = vit_train_config(2);
   c.vit.dim = 8;
   c.vit.heads = 2;
   c.vit.depth = 2;
   c.vit.patch = 7;
   VitModel<float> vit(vit_model(c), 2);
-  VitClassifier classifier(vit);
-  CHECK(classifier.input_size() == 784);
-  CHECK(classifier.classes() == 10);
-  CHECK(classifier.expert_param_count() == vit.expert_param_count());
-  CHECK(classifier.expert_param_count() > 0);
+
+  struct Case {
+    Model<float>& model;
+    std::size_t input_size;
+    int outputs, moe_layers;
+  };
+  for (Case t : {Case{moe, 12, 7, 1}, Case{vit, 784, 10, 1}}) {
+    Model<float>& model = t.model;
+    Rng rng(1, Stream::init);
+    model.init(rng);
+    CHECK(model.input_size() == t.input_size);
+    CHECK(model.outputs() == t.outputs);
+    REQUIRE(model.moe_layers().size() == static_cast<std::size_t>(t.moe_layers));
+    CHECK(model.expert_param_count() == softmoe_expert_params(model.moe_layers()[0]));
+    CHECK(model.expert_param_count() > 0);
+    CHECK(model.dense_flops_per_input() > 0);
+
+    std::vector<float> x(2 * model.input_size());
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(i % 97) - 0.4f;
+    const float* a = model.forward(x.data(), 2);
+    const std::vector<float> full(a, a + 2 * model.outputs());
+    int calls = 0;
+    WorkCount work;
+    const ExpertChooser keep_all = [&](SelectionWorkspace& ws, int layer, int B) {
+      CHECK(layer == calls++);
+      std::fill(ws.keep.begin(), ws.keep.begin() + static_cast<long>(B) * model.moe_layers()[0].experts, 1);
+    };
+    const float* b = model.forward_selected(x.data(), 2, keep_all, false, &work);
+    CHECK(calls == t.moe_layers);
+    for (std::size_t i = 0; i < full.size(); ++i) CHECK(b[i] == doctest::Approx(full[i]).epsilon(1e-4));
+    // The same work as the evaluator's all-expert count of the Soft MoE layers.
+    const WorkCount expected = full_forward_work(model, 2);
+    CHECK(work.expert == doctest::Approx(expected.expert));
+    CHECK(work.total + 2 * model.dense_flops_per_input() == doctest::Approx(expected.total));
+  }
 }
 
 TEST_CASE("train_classifier_epoch follows the recipe: learning rate per update, augmentation per batch, smoothing") {
@@ -178,11 +193,10 @@ TEST_CASE("train_classifier_epoch follows the recipe: learning rate per update, 
     MoeModel<float> model(mc, 4);
     Rng rng(5, Stream::init);
     model.init(rng);
-    MoeClassifier classifier(model);
     OptimizerConfig oc;
     oc.lr = 0.05;
     Optimizer<float> optimizer(oc, model.params().size());
-    const EpochMetrics m = train_classifier_epoch(classifier, optimizer, data, order, {}, recipe);
+    const EpochMetrics m = train_classifier_epoch(model, optimizer, data, order, {}, recipe);
     out.assign(model.params().values(), model.params().values() + model.params().size());
     return m;
   };

@@ -36,9 +36,9 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (synthetic_cmd->parsed()) return run_synthetic(synthetic);
-    if (train_cmd->parsed()) return run_train(train);
-    if (specialize_cmd->parsed()) return run_specialize(specialize);
+    if (synthetic_cmd->parsed()) return (run_synthetic(synthetic), 0);
+    if (train_cmd->parsed()) return (run_train(train), 0);
+    if (specialize_cmd->parsed()) return (run_specialize(specialize), 0);
     if (sweep_merge_cmd->parsed()) return run_sweep_merge(sweep_merge);
     if (sweep_cmd->parsed()) return run_sweep(sweep);
   } catch (const UsageError& e) {

@@ -1,7 +1,6 @@
 // One point of a sweep, run in a worker process: train (and specialize) or a synthetic model, then
 // the point's rows into DIR/points/INDEX.csv, atomically: that file is the journal entry.
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -14,7 +13,6 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/csv.hpp"
-#include "softmoe/io/json.hpp"
 #include "softmoe/kernels/gemm.hpp"
 
 namespace softmoe {
@@ -102,28 +100,24 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
   if (fs::is_regular_file(run / "optimizer.safetensors", ec)) t.resume = true;
   else fs::remove_all(run, ec);  // an attempt that never finished an epoch
   fs::create_directories(run.parent_path(), ec);
-  run_train(t);
+  const TrainResult trained_run = run_train(t);
+  if (trained_run.epochs.empty()) throw RunError(fmt::format("sweep: {} completed no epoch", run.string()));
 
-  const auto train_csv = read_csv((run / "train.csv").string());
-  const auto& header = train_csv.front();
-  const auto& last = train_csv.back();
+  const EpochRow& last = trained_run.epochs.back();
   double train_seconds = 0;
-  for (std::size_t r = 1; r < train_csv.size(); ++r) train_seconds += std::stod(field(header, train_csv[r], "train_seconds"));
-  const json::Value config = json::parse([&] {
-    std::ifstream in(run / "config.json");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }());
-  const json::Value& architecture = config.at("architecture");
-  const json::Value* hidden = architecture.find("hidden");  // paper-mnist; vit: expert_hidden
-  const std::vector<std::string> trained{std::to_string((hidden ? *hidden : architecture.at("expert_hidden")).as_int()),
-                                         std::to_string(config.at("expert_parameters").as_int()),
-                                         field(header, last, "epoch"), field(header, last, "train_loss"),
-                                         field(header, last, "train_accuracy"), field(header, last, "test_loss"),
-                                         field(header, last, "test_accuracy"), fmt::format("{:.3f}", train_seconds)};
+  for (const EpochRow& row : trained_run.epochs) train_seconds += row.train_seconds;
+  const std::vector<std::string> trained{std::to_string(trained_run.expert_hidden),
+                                         std::to_string(trained_run.expert_parameters),
+                                         std::to_string(last.epoch),
+                                         csv_number(last.train_loss),
+                                         csv_number(last.train_accuracy),
+                                         csv_number(last.test_loss),
+                                         csv_number(last.test_accuracy),
+                                         fmt::format("{:.3f}", train_seconds)};
 
   CsvTable table(concat(concat(p.names, kTrainColumns), kSelectionColumns));
   if (c.specialize.empty()) {
-    table.add_row(concat(concat(p.values, trained), {"all", std::to_string(p.experts), field(header, last, "test_accuracy"),
+    table.add_row(concat(concat(p.values, trained), {"all", std::to_string(p.experts), csv_number(last.test_accuracy),
                                                      "", "1", "", "", "", "", std::to_string(c.threads), ""}));
     return table;
   }
@@ -146,12 +140,13 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
   s.data_dir = c.data_dir;
   s.out = (run / "specialize.csv").string();
   s.quiet = true;
-  run_specialize(s);
-  const auto selected = read_csv(s.out);
-  for (std::size_t r = 1; r < selected.size(); ++r) {
-    if (field(selected.front(), selected[r], "trial") != "all") continue;
+  const SpecializeResult selected = run_specialize(s);
+  const auto header = specialize_csv_header();
+  for (const SelectionRow& row : selected.rows) {
+    if (row.trial >= 0) continue;
+    const auto fields = specialize_csv_row(row, selected.experts, c.threads);
     std::vector<std::string> values = concat(p.values, trained);
-    for (const auto& name : kSelectionColumns) values.push_back(field(selected.front(), selected[r], name));
+    for (const auto& name : kSelectionColumns) values.push_back(field(header, fields, name));
     table.add_row(values);
   }
   return table;

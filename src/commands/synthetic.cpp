@@ -157,7 +157,7 @@ void validate(const SyntheticConfig& c) {
   if (!c.out.empty()) check_writable_output(c.out, "--out");
 }
 
-int run_synthetic(const SyntheticConfig& c) {
+std::vector<SyntheticPoint> run_synthetic(const SyntheticConfig& c) {
   validate(c);
   kernels::set_blas_threads(c.threads);
   std::vector<SyntheticPoint> results;
@@ -173,7 +173,7 @@ int run_synthetic(const SyntheticConfig& c) {
   if (!c.out.empty()) atomic_write(c.out, results_table(c, results).str());
   print_summary(c, results);
   if (!c.out.empty()) fmt::print("wrote {}\n", c.out);
-  return 0;
+  return results;
 }
 
 }  // namespace softmoe

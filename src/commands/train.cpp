@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -14,7 +15,7 @@
 #include "softmoe/io/csv.hpp"
 #include "softmoe/io/json.hpp"
 #include "softmoe/kernels/gemm.hpp"
-#include "softmoe/models/paper_mnist.hpp"
+#include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
 #include "softmoe/train/classification.hpp"
 #include "softmoe/train/progress.hpp"
@@ -120,13 +121,42 @@ std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r
   return order;
 }
 
+std::string epoch_csv_row(const EpochRow& row, int threads) {
+  return csv_row({std::to_string(row.epoch), csv_number(row.train_loss), csv_number(row.train_accuracy),
+                  csv_number(row.test_loss), csv_number(row.test_accuracy), fmt::format("{:.3f}", row.train_seconds),
+                  fmt::format("{:.3f}", row.eval_seconds), fmt::format("{:.1f}", row.samples_per_second),
+                  std::to_string(threads)});
+}
+
+// The rows of the train.csv text kept in the resume state (the epochs of earlier invocations).
+std::vector<EpochRow> epoch_rows(const std::string& csv, const fs::path& source) {
+  std::vector<EpochRow> rows;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    std::vector<double> f;
+    std::stringstream fields(line);
+    try {
+      for (std::string field; std::getline(fields, field, ',');) f.push_back(std::stod(field));
+    } catch (const std::exception&) {
+      f.clear();
+    }
+    if (f.size() != kCsvHeader.size())
+      throw RunError(fmt::format("{}: its train.csv rows are damaged", source.string()));
+    rows.push_back({static_cast<int>(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7]});
+  }
+  return rows;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
 
-int run_train(const TrainConfig& c) {
+TrainResult run_train(const TrainConfig& c) {
   validate(c);
   check_run_directory(c);
   const TrainRecipe r = resolve_recipe(c);
@@ -137,11 +167,16 @@ int run_train(const TrainConfig& c) {
   TrainedModel model = build_trained_model(c, r, splits);
   const TokenDataset& train = model.train;
   const TokenDataset& test = model.test;
-  Classifier& classifier = *model.classifier;
+  Model<float>& classifier = *model.model;
   model.init(c.seed);
   Optimizer<float> optimizer(optimizer_config(r), classifier.params().size());
 
   const json::Value settings = settings_json(c, r, splits.source_dir, model.architecture);
+  TrainResult result;
+  result.dir = dir.string();
+  result.expert_hidden = model.expert_hidden;
+  result.parameters = static_cast<long>(classifier.params().size());
+  result.expert_parameters = static_cast<long>(classifier.expert_param_count());
   TrainProgress progress{0, json::serialize(settings), csv_row(kCsvHeader)};
   if (c.resume) {
     const TrainProgress stored = load_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer);
@@ -155,6 +190,7 @@ int run_train(const TrainConfig& c) {
             fmt::format("--resume {}: {}", dir.string(), first_difference(stored_settings, settings)));
     progress.epoch = stored.epoch;
     progress.csv = stored.csv;
+    result.epochs = epoch_rows(stored.csv, dir / "optimizer.safetensors");
     // A run killed between the writes of one epoch's files: make them all agree with the state again.
     model.save_checkpoint(dir / "model.safetensors", progress.epoch);
     atomic_write(dir / "train.csv", progress.csv);
@@ -165,8 +201,8 @@ int run_train(const TrainConfig& c) {
   if (ec) throw RunError(fmt::format("{}: cannot create the run directory: {}", dir.string(), ec.message()));
   json::Value config_file = settings;
   config_file.set("epochs", r.epochs);
-  config_file.set("parameters", static_cast<long>(classifier.params().size()));
-  config_file.set("expert_parameters", static_cast<long>(classifier.expert_param_count()));
+  config_file.set("parameters", result.parameters);
+  config_file.set("expert_parameters", result.expert_parameters);
   config_file.set("softmoe_version", SOFTMOE_VERSION);
   atomic_write(dir / "config.json", json::serialize(config_file, 2) + "\n");
 
@@ -181,8 +217,7 @@ int run_train(const TrainConfig& c) {
   }
   std::unique_ptr<Rng> shift_rng;
   if (r.shift > 0) {
-    const VitConfig& v = model.vit->config();
-    recipe.augment = [&, rows = v.rows, cols = v.cols](float* images, int count) {
+    recipe.augment = [&, rows = model.image_rows, cols = model.image_cols](float* images, int count) {
       random_shift(images, count, rows, cols, r.shift, *shift_rng, model.fill);
     };
   }
@@ -204,10 +239,10 @@ int run_train(const TrainConfig& c) {
     const double eval_seconds = seconds_since(eval_start);
 
     progress.epoch = epoch;
-    progress.csv += csv_row({std::to_string(epoch), csv_number(trained.loss), csv_number(trained.accuracy),
-                             csv_number(tested.loss), csv_number(tested.accuracy),
-                             fmt::format("{:.3f}", train_seconds), fmt::format("{:.3f}", eval_seconds),
-                             fmt::format("{:.1f}", train.count / train_seconds), std::to_string(c.threads)});
+    const EpochRow row{epoch,         trained.loss, trained.accuracy, tested.loss, tested.accuracy,
+                       train_seconds, eval_seconds, train.count / train_seconds};
+    result.epochs.push_back(row);
+    progress.csv += epoch_csv_row(row, c.threads);
     save_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer, progress);
     model.save_checkpoint(dir / "model.safetensors", epoch);
     atomic_write(dir / "train.csv", progress.csv);
@@ -219,7 +254,7 @@ int run_train(const TrainConfig& c) {
   if (progress.epoch == r.epochs && tested.accuracy > 0)
     fmt::print("test accuracy {:.4f} after {} epochs ({}, {} thread(s)); wrote {}\n", tested.accuracy, r.epochs,
                model.description, c.threads, dir.string());
-  return 0;
+  return result;
 }
 
 }  // namespace softmoe

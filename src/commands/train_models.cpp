@@ -6,7 +6,7 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/io/vit_checkpoint.hpp"
-#include "softmoe/models/paper_mnist.hpp"
+#include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
 
 namespace softmoe {
@@ -24,25 +24,21 @@ TokenDataset image_rows(const ImageDataset& images, const PixelStats& stats) {
 
 void TrainedModel::init(long long seed) {
   Rng rng(static_cast<std::uint64_t>(seed), Stream::init);
-  if (paper) paper->init(rng);
-  else vit->init(rng);
+  model->init(rng);
 }
 
 void TrainedModel::save_checkpoint(const std::filesystem::path& path, int epoch) const {
-  const std::map<std::string, std::string> metadata{{"epoch", std::to_string(epoch)}};
-  if (paper) {
-    save_model_checkpoint(path, *paper, metadata);
-  } else {
-    save_vit_checkpoint(path, *vit, input, metadata);
-  }
+  ::softmoe::save_checkpoint(path, model->params(), architecture, {{"epoch", std::to_string(epoch)}});
 }
 
 TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, const ImageSplits& splits) {
   TrainedModel m;
   if (c.model == "paper-mnist") {
     const MoeModelConfig config = paper_mnist_model(c);
-    m.paper = std::make_unique<MoeModel<float>>(config, r.batch);
-    m.classifier = std::make_unique<MoeClassifier>(*m.paper);
+    auto paper = std::make_unique<MoeModel<float>>(config, r.batch);
+    paper->moe_activations().store_slots = false;  // training and evaluation need no slot tensors
+    m.model = std::move(paper);
+    m.expert_hidden = config.moe.hidden;
     m.architecture = to_json(config);
     m.train = paper_mnist_tokens(splits.train, splits.source_dir);
     m.test = paper_mnist_tokens(splits.test, splits.source_dir);
@@ -54,12 +50,13 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
     throw RunError(fmt::format("{}: --model vit reads 28 x 28 images", splits.source_dir));
   const VitConfig config = vit_model(c);
   const PixelStats stats = pixel_stats(splits.train);
-  m.vit = std::make_unique<VitModel<float>>(config, r.batch);
-  m.classifier = std::make_unique<VitClassifier>(*m.vit);
+  m.model = std::make_unique<VitModel<float>>(config, r.batch);
+  m.expert_hidden = config.expert_width();
   m.architecture = to_json(VitArchitecture{config, stats});
   m.train = image_rows(splits.train, stats);
   m.test = image_rows(splits.test, stats);
-  m.input = stats;
+  m.image_rows = config.rows;
+  m.image_cols = config.cols;
   m.fill = black_value(static_cast<float>(stats.mean), static_cast<float>(stats.stddev));
   std::string blocks;
   for (int b : config.moe_blocks()) blocks += (blocks.empty() ? "" : ",") + std::to_string(b);

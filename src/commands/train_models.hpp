@@ -9,19 +9,18 @@
 #include "softmoe/data/image_dataset.hpp"
 #include "softmoe/data/normalized_images.hpp"
 #include "softmoe/io/json.hpp"
-#include "softmoe/models/classifier.hpp"
+#include "softmoe/models/model.hpp"
 #include "softmoe/train/classification.hpp"
 
 namespace softmoe {
 
 struct TrainedModel {
-  std::unique_ptr<MoeModel<float>> paper;  // one of paper and vit is set
-  std::unique_ptr<VitModel<float>> vit;
-  std::unique_ptr<Classifier> classifier;
+  std::unique_ptr<Model<float>> model;
   json::Value architecture;               // config.json's "architecture" and the checkpoint's "softmoe.model"
   TokenDataset train, test;
-  PixelStats input;                       // vit: the input normalisation
+  int image_rows = 0, image_cols = 0;     // vit: the image size, for shifts
   float fill = 0;                         // vit: the normalised black pixel, for shifts
+  int expert_hidden = 0;                  // each expert's hidden width (the architecture's; 0 for a dense ViT)
   std::string description;                // for the final line on stdout
 
   // Initialised with Stream::init from `seed`.

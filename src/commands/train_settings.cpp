@@ -6,7 +6,7 @@
 
 #include "softmoe/commands/train.hpp"
 #include "softmoe/errors.hpp"
-#include "softmoe/models/paper_mnist.hpp"
+#include "softmoe/data/paper_mnist.hpp"
 
 namespace softmoe {
 namespace {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "softmoe/data/idx.hpp"
+#include "softmoe/data/patch_layout.hpp"
 #include "softmoe/errors.hpp"
 
 namespace softmoe {
@@ -119,10 +120,9 @@ void patch_tokens(float* out, const ImageDataset& data, int first, int count, in
   const std::size_t image_size = static_cast<std::size_t>(data.rows) * data.cols;
   for (int n = 0; n < count; ++n) {
     const std::uint8_t* image = data.images.data() + (first + n) * image_size;
-    for (int pr = 0; pr < data.rows / patch; ++pr)
-      for (int pc = 0; pc < data.cols / patch; ++pc)
-        for (int r = pr * patch; r < (pr + 1) * patch; ++r)
-          for (int c = pc * patch; c < (pc + 1) * patch; ++c) *out++ = value[image[r * data.cols + c]];
+    for_each_patch_row(data.rows, data.cols, patch, [&](long offset) {
+      for (int c = 0; c < patch; ++c) *out++ = value[image[offset + c]];
+    });
   }
 }
 

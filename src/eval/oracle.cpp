@@ -1,7 +1,10 @@
 #include "softmoe/eval/oracle.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
+
+#include "softmoe/layers/expert_selection.hpp"
 
 namespace softmoe {
 namespace {
@@ -71,6 +74,47 @@ double binomial(int n, int k) {
   double result = 1.0;
   for (int j = 1; j <= k; ++j) result = result * (n - k + j) / j;
   return result;
+}
+
+SelectionRow oracle_row(MoeModel<float>& model, const TokenDataset& test, int k, int inputs) {
+  SelectionRow row(SelectionMethod::oracle, k);
+  const SoftMoeShape& shape = model.config().moe;
+  const int n = shape.experts, classes = model.outputs(), batch = model.max_batch();
+  auto& params = model.params();
+  const float* head_weight = params.value(*params.find("head.weight"));
+  const auto bias_id = params.find("head.bias");
+  const float* head_bias = bias_id ? params.value(*bias_id) : nullptr;
+  SoftMoeActivations<float>& act = model.moe_activations();
+  act.store_slots = true;  // the contributions need the slot outputs of the unmasked forward
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<float> contributions(static_cast<std::size_t>(batch) * n * classes);
+  std::vector<float> scratch(static_cast<std::size_t>(shape.tokens) * shape.dim_out);
+  std::vector<float> scores(static_cast<std::size_t>(batch) * n);
+  std::vector<std::uint8_t> keep(static_cast<std::size_t>(batch) * n);
+  long some = 0, topk_too = 0;
+  for (int first = 0; first < inputs; first += batch) {
+    const int B = std::min(batch, inputs - first);
+    model.forward(test.x.data() + static_cast<std::size_t>(first) * model.input_size(), B);
+    expert_logit_contributions(contributions.data(), act.combine.data(), act.slot_out.data(), head_weight, B, shape,
+                               classes, scratch.data());
+    expert_scores(scores.data(), act.combine.data(), B, shape.tokens, n, shape.slots);
+    keep_top_k(keep.data(), scores.data(), B, n, k);
+    for (int b = 0; b < B; ++b) {
+      const float* contribution = contributions.data() + static_cast<long>(b) * n * classes;
+      const std::uint8_t* top = keep.data() + static_cast<long>(b) * n;
+      const int label = test.labels[first + b];
+      if (!some_subset_correct(contribution, head_bias, n, classes, k, label, top)) continue;
+      ++some;
+      topk_too += subset_correct(contribution, head_bias, n, classes, label, top);
+    }
+  }
+  row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  row.inputs = inputs;
+  row.accuracy = static_cast<double>(some) / inputs;
+  row.topk_is_oracle = some > 0 ? static_cast<double>(topk_too) / some : 0.0;
+  row.work = full_forward_work(model, inputs);
+  return row;
 }
 
 }  // namespace softmoe

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "softmoe/data/patch_layout.hpp"
 #include "softmoe/kernels/gemm.hpp"
 #include "softmoe/rng.hpp"
 
@@ -26,12 +27,9 @@ void patchify(T* patches, const T* images, int B, int rows, int cols, int patch)
   const long image_size = static_cast<long>(rows) * cols;
   for (int b = 0; b < B; ++b) {
     const T* image = images + b * image_size;
-    for (int pr = 0; pr < rows / patch; ++pr)
-      for (int pc = 0; pc < cols / patch; ++pc)
-        for (int r = pr * patch; r < (pr + 1) * patch; ++r) {
-          const T* src = image + static_cast<long>(r) * cols + pc * patch;
-          patches = std::copy(src, src + patch, patches);
-        }
+    for_each_patch_row(rows, cols, patch, [&](long offset) {
+      patches = std::copy(image + offset, image + offset + patch, patches);
+    });
   }
 }
 
@@ -41,12 +39,9 @@ void patchify_backward(T* dimages, const T* dpatches, int B, int rows, int cols,
   const long image_size = static_cast<long>(rows) * cols;
   for (int b = 0; b < B; ++b) {
     T* image = dimages + b * image_size;
-    for (int pr = 0; pr < rows / patch; ++pr)
-      for (int pc = 0; pc < cols / patch; ++pc)
-        for (int r = pr * patch; r < (pr + 1) * patch; ++r) {
-          T* dst = image + static_cast<long>(r) * cols + pc * patch;
-          for (int c = 0; c < patch; ++c) dst[c] += *dpatches++;
-        }
+    for_each_patch_row(rows, cols, patch, [&](long offset) {
+      for (int c = 0; c < patch; ++c) image[offset + c] += *dpatches++;
+    });
   }
 }
 

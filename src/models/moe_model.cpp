@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <type_traits>
 
 #include "softmoe/layers/linear.hpp"
 #include "softmoe/rng.hpp"
@@ -21,6 +23,9 @@ MoeModel<T>::MoeModel(const MoeModelConfig& config, int max_batch)
   dmoe_out_ = make_buffer<T>(per_batch * config_.head_inputs());
   output_ = make_buffer<T>(per_batch * outputs);
 }
+
+template <class T>
+MoeModel<T>::~MoeModel() = default;
 
 template <class T>
 void MoeModel<T>::init(Rng& rng) {
@@ -58,12 +63,22 @@ void MoeModel<T>::backward(const T* dout, int B) {
 }
 
 template <class T>
-std::size_t MoeModel<T>::expert_param_count() const {
-  const auto& s = config_.moe;
-  const std::size_t per_expert = static_cast<std::size_t>(s.dim) * s.hidden +
-                                 static_cast<std::size_t>(s.hidden) * s.dim_out +
-                                 (s.expert_bias ? static_cast<std::size_t>(s.hidden + s.dim_out) : 0);
-  return per_expert * s.experts;
+const T* MoeModel<T>::forward_selected(const T* x, int B, const ExpertChooser& choose, bool renormalize,
+                                       WorkCount* work) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!select_ws_) select_ws_ = std::make_unique<SelectionWorkspace>(config_.moe, max_batch());
+    const SoftMoeTensors<float> w = moe_values();
+    route_batch(*select_ws_, x, w, config_.moe, B);
+    choose(*select_ws_, 0, B);
+    run_kept_experts(moe_out_.data(), *select_ws_, x, w, config_.moe, B, renormalize, work);
+    linear_forward(output_.data(), moe_out_.data(), params_.value(head_weight_),
+                   config_.head_bias ? params_.value(head_bias_) : static_cast<const float*>(nullptr), B,
+                   config_.head_inputs(), config_.outputs);
+    return output_.data();
+  } else {
+    (void)x, (void)B, (void)choose, (void)renormalize, (void)work;
+    throw std::logic_error("MoeModel::forward_selected exists for float models only");
+  }
 }
 
 template class MoeModel<float>;

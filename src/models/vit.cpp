@@ -206,9 +206,8 @@ const T* VitModel<T>::forward(const T* images, int B) {
 }
 
 template <class T>
-const T* VitModel<T>::forward_selected(const T* images, int B,
-                                       const std::function<void(SelectionWorkspace&, int, int)>& choose,
-                                       bool renormalize, WorkCount* work) {
+const T* VitModel<T>::forward_selected(const T* images, int B, const ExpertChooser& choose, bool renormalize,
+                                       WorkCount* work) {
   if constexpr (std::is_same_v<T, float>) {
     return run_forward(images, B, [&](float* out, int block, int moe_layer, int batch) {
       const float* h = blocks_[sz(block)].ln2.data();
@@ -276,15 +275,16 @@ void VitModel<T>::backward(const T* dlogits, int B) {
 
 template <class T>
 std::size_t VitModel<T>::expert_params_per_layer() const {
-  if (moe_blocks_.empty()) return 0;
-  const auto& s = moe_shape_;
-  const std::size_t per_expert = sz(s.dim) * sz(s.hidden) + sz(s.hidden) * sz(s.dim_out) + sz(s.hidden) + sz(s.dim_out);
-  return per_expert * sz(s.experts);
+  return moe_blocks_.empty() ? 0 : softmoe_expert_params(moe_shape_);
 }
 
 template <class T>
-std::size_t VitModel<T>::expert_param_count() const {
-  return expert_params_per_layer() * moe_blocks_.size();
+double VitModel<T>::dense_flops_per_input() const {
+  const VitConfig& c = config_;
+  const double L = c.tokens(), D = c.dim, F = c.mlp_width(), p = c.patch;
+  const double dense_blocks = c.depth - moe_layer_count();
+  return 2.0 * c.patches() * p * p * D + c.depth * (2.0 * L * D * 4 * D + 4.0 * L * L * D) +
+         dense_blocks * 4.0 * L * D * F + 2.0 * D * c.classes;
 }
 
 template <class T>

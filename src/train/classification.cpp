@@ -11,8 +11,8 @@
 
 namespace softmoe {
 
-EpochMetrics evaluate_classifier(Classifier& model, const TokenDataset& data) {
-  const int batch = model.max_batch(), classes = model.classes();
+EpochMetrics evaluate_classifier(Model<float>& model, const TokenDataset& data) {
+  const int batch = model.max_batch(), classes = model.outputs();
   const std::size_t row = model.input_size();
   auto probs = make_buffer<float>(static_cast<std::size_t>(batch) * classes);
   double loss = 0;
@@ -27,10 +27,10 @@ EpochMetrics evaluate_classifier(Classifier& model, const TokenDataset& data) {
   return {loss / data.count, static_cast<double>(correct) / data.count};
 }
 
-EpochMetrics train_classifier_epoch(Classifier& model, Optimizer<float>& optimizer, const TokenDataset& data,
+EpochMetrics train_classifier_epoch(Model<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
                                     const std::vector<std::int32_t>& order,
                                     const std::function<void(int, double)>& on_batch, const EpochRecipe& recipe) {
-  const int batch = model.max_batch(), classes = model.classes();
+  const int batch = model.max_batch(), classes = model.outputs();
   const std::size_t row = model.input_size();
   auto x = make_buffer<float>(static_cast<std::size_t>(batch) * row);
   auto probs = make_buffer<float>(static_cast<std::size_t>(batch) * classes);

@@ -2,8 +2,11 @@
 // `softmoe specialize`: expert subset selection on a trained run (Algorithms 1 and 2 of Chung et al.):
 // per input keep k experts (top-k by combine weight, or at random), evaluate only those, and measure
 // accuracy, work and wall time; plus the exact best-subset oracle where it is affordable.
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "softmoe/eval/subset_evaluator.hpp"
 
 namespace softmoe {
 
@@ -27,6 +30,18 @@ std::vector<int> parse_k_list(const std::string& spec, int experts);
 // Throws UsageError naming the flag (the checks that need no run directory).
 void validate(const SpecializeConfig& config);
 
-int run_specialize(const SpecializeConfig& config);
+// What run_specialize evaluated, in the order of the CSV it wrote.
+struct SpecializeResult {
+  int experts = 0;                  // n of the run's Soft MoE layers
+  std::vector<SelectionRow> rows;   // random: every trial's row, then their mean (trial -1)
+  std::optional<double> reported_accuracy;  // train.csv's last test accuracy
+  std::string out;                  // the CSV written
+};
+
+SpecializeResult run_specialize(const SpecializeConfig& config);
+
+// The columns of specialize.csv, and one row's fields.
+std::vector<std::string> specialize_csv_header();
+std::vector<std::string> specialize_csv_row(const SelectionRow& row, int experts, int threads);
 
 }  // namespace softmoe

@@ -55,7 +55,7 @@ long synthetic_hidden_width(long expert_params, int experts, int dim);
 // Throws UsageError naming the flag for any impossible setting, including an unwritable --out.
 void validate(const SyntheticConfig& config);
 
-// Runs every (experts, seed) point; returns the process exit code.
-int run_synthetic(const SyntheticConfig& config);
+// Runs every (experts, seed) point, in the order of --experts then --seeds; writes --out when given.
+std::vector<SyntheticPoint> run_synthetic(const SyntheticConfig& config);
 
 }  // namespace softmoe

@@ -88,6 +88,22 @@ VitConfig vit_model(const TrainConfig& config);
 // Throws UsageError naming the flag.
 void validate(const TrainConfig& config);
 
-int run_train(const TrainConfig& config);
+// One row of train.csv, as values.
+struct EpochRow {
+  int epoch = 0;
+  double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  double train_seconds = 0, eval_seconds = 0, samples_per_second = 0;
+};
+
+// What a run directory holds after run_train: every completed epoch (those of earlier, resumed
+// invocations too), and the model's sizes.
+struct TrainResult {
+  std::string dir;
+  std::vector<EpochRow> epochs;
+  int expert_hidden = 0;              // each expert's hidden width (the architecture's)
+  long parameters = 0, expert_parameters = 0;
+};
+
+TrainResult run_train(const TrainConfig& config);
 
 }  // namespace softmoe

@@ -6,7 +6,10 @@
 // with the original C: each subset costs k vector additions instead of a forward pass.
 #include <cstdint>
 
+#include "softmoe/data/token_dataset.hpp"
+#include "softmoe/eval/subset_evaluator.hpp"
 #include "softmoe/layers/softmoe.hpp"
+#include "softmoe/models/moe_model.hpp"
 
 namespace softmoe {
 
@@ -25,6 +28,11 @@ bool some_subset_correct(const float* contributions, const float* bias, int n, i
 // Whether the given subset (keep [n]) classifies the input correctly, by the same arithmetic.
 bool subset_correct(const float* contributions, const float* bias, int n, int classes, int label,
                     const std::uint8_t* keep);
+
+// The oracle row over the first `inputs` test inputs: the share of inputs that some k-subset of experts
+// classifies correctly, and (topk_is_oracle) the share of those that the top-k subset classifies
+// correctly. Only for the paper's model, the one model here that is linear after its Soft MoE layer.
+SelectionRow oracle_row(MoeModel<float>& model, const TokenDataset& test, int k, int inputs);
 
 // C(n, k) as a double (inexact beyond 2^53, enough for budgets).
 double binomial(int n, int k);

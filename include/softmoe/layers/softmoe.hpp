@@ -45,6 +45,13 @@ struct SoftMoeShape {
   int total_slots() const { return experts * slots; }
 };
 
+// Parameters of the layer's n experts: w1, w2 and, with expert biases, b1, b2.
+inline std::size_t softmoe_expert_params(const SoftMoeShape& s) {
+  const std::size_t d = static_cast<std::size_t>(s.dim), h = static_cast<std::size_t>(s.hidden),
+                    d_out = static_cast<std::size_t>(s.dim_out);
+  return static_cast<std::size_t>(s.experts) * (d * h + h * d_out + (s.expert_bias ? h + d_out : 0));
+}
+
 // Pointers to the layer's tensors inside a ParamBuffer (values or gradients). b1, b2 are null without
 // expert biases. Layouts are the checkpoint contract: phi [d, S], scale [1], w1 [n, d, h], b1 [n, h],
 // w2 [n, h, d_out], b2 [n, d_out].

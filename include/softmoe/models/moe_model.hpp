@@ -5,8 +5,12 @@
 // are both this model with different settings. Parameter names are the checkpoint contract:
 // router.phi, router.scale, experts.w1, experts.b1, experts.w2, experts.b2, head.weight, head.bias.
 #include <cstddef>
+#include <memory>
+#include <vector>
 
 #include "softmoe/layers/softmoe.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/models/model.hpp"
 #include "softmoe/params.hpp"
 #include "softmoe/tensor.hpp"
 
@@ -23,25 +27,35 @@ struct MoeModelConfig {
   int head_inputs() const { return moe.tokens * moe.dim_out; }
 };
 
+// Inputs are the tokens x [B, m, d] (input_size() = m d); outputs [B, outputs].
 template <class T>
-class MoeModel {
+class MoeModel final : public Model<T> {
  public:
   MoeModel(const MoeModelConfig& config, int max_batch);
+  ~MoeModel() override;
 
-  void init(Rng& rng);
+  void init(Rng& rng) override;
 
-  // out [B, outputs]. x [B, m, d] must stay alive and unchanged until backward().
-  const T* forward(const T* x, int B);
-  // Accumulates parameter gradients from dout [B, outputs] of the last forward call.
-  void backward(const T* dout, int B);
+  const T* forward(const T* x, int B) override;
+  void backward(const T* dout, int B) override;
+  // The first call allocates the selection workspace (sized for max_batch).
+  const T* forward_selected(const T* x, int B, const ExpertChooser& choose, bool renormalize,
+                            WorkCount* work) override;
 
-  ParamBuffer<T>& params() { return params_; }
+  ParamBuffer<T>& params() override { return params_; }
   const ParamBuffer<T>& params() const { return params_; }
+  int max_batch() const override { return act_.max_batch; }
+  int outputs() const override { return config_.outputs; }
+  std::size_t input_size() const override {
+    return static_cast<std::size_t>(config_.moe.tokens) * static_cast<std::size_t>(config_.moe.dim);
+  }
+  std::vector<SoftMoeShape> moe_layers() const override { return {config_.moe}; }
+  double dense_flops_per_input() const override { return 2.0 * config_.head_inputs() * config_.outputs; }
+
   const MoeModelConfig& config() const { return config_; }
-  int max_batch() const { return act_.max_batch; }
-  // Parameters of all experts (w1, w2 and their biases), as the paper counts them.
-  std::size_t expert_param_count() const;
   SoftMoeTensors<T> moe_values() { return moe_ids_.values(params_, config_.moe); }
+  // The Soft MoE layer's activations of the last forward(). Training may clear store_slots (backward does
+  // not need the slot tensors); the oracle needs them.
   SoftMoeActivations<T>& moe_activations() { return act_; }
 
  private:
@@ -54,6 +68,7 @@ class MoeModel {
   Buffer<T> dmoe_out_;  // [B, m, d_out]
   Buffer<T> output_;    // [B, outputs]
   const T* last_input_ = nullptr;
+  std::unique_ptr<SelectionWorkspace> select_ws_;  // forward_selected (float models only)
 };
 
 extern template class MoeModel<float>;

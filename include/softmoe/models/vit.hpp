@@ -34,7 +34,6 @@
 // (LayerNorm forward, GELU) the engine's (kernels/parallel.hpp); results do not depend on the count
 // beyond GEMM rounding.
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -44,8 +43,9 @@
 #include "softmoe/layers/layernorm.hpp"
 #include "softmoe/layers/pooling.hpp"
 #include "softmoe/layers/softmoe.hpp"
-#include "softmoe/params.hpp"
 #include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/models/model.hpp"
+#include "softmoe/params.hpp"
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {
@@ -103,8 +103,9 @@ struct VitBlockActivations {
   Buffer<T> out;                     // x_{i+1} [R, D]
 };
 
+// Inputs are normalised images [B, rows cols]; outputs the logits [B, classes].
 template <class T>
-class VitModel {
+class VitModel final : public Model<T> {
  public:
   // Registers and allocates every parameter and activation for batches of up to max_batch examples;
   // validate(config) first.
@@ -113,12 +114,12 @@ class VitModel {
   // PyTorch's initialisations: nn.Conv2d / nn.Linear defaults (uniform in +-1/sqrt(fan_in)) for the
   // patch projection, fc1, fc2 and the head; pos_embed normal with std 0.02, cls_token 0; LayerNorms
   // 1 and 0; attention as attention_init; Soft MoE as softmoe_init with config.phi_init.
-  void init(Rng& rng);
+  void init(Rng& rng) override;
 
   // logits [B, classes] from images [B, rows cols]. B <= max_batch. Allocates nothing.
-  const T* forward(const T* images, int B);
+  const T* forward(const T* images, int B) override;
   // Accumulates every parameter gradient from dlogits [B, classes] of the last forward call.
-  void backward(const T* dlogits, int B);
+  void backward(const T* dlogits, int B) override;
 
   // Inference with expert subsets in every Soft MoE layer (float only; other T throw std::logic_error).
   // Each example is one Soft MoE input of m = L tokens. At each MoE layer, in block order: route_batch
@@ -127,18 +128,24 @@ class VitModel {
   // the kept experts (renormalize: C renormalised over the kept slots) and adds its work to `work` when
   // not null. Returns logits [B, classes]; keeping every expert gives forward()'s logits up to rounding.
   // Leaves the activations of forward() in an unspecified state (do not call backward after it).
-  const T* forward_selected(const T* images, int B,
-                            const std::function<void(SelectionWorkspace& ws, int moe_layer, int B)>& choose,
-                            bool renormalize, WorkCount* work);
+  const T* forward_selected(const T* images, int B, const ExpertChooser& choose, bool renormalize,
+                            WorkCount* work) override;
 
-  ParamBuffer<T>& params() { return params_; }
+  ParamBuffer<T>& params() override { return params_; }
   const ParamBuffer<T>& params() const { return params_; }
   const VitConfig& config() const { return config_; }
-  int max_batch() const { return max_batch_; }
+  int max_batch() const override { return max_batch_; }
+  int outputs() const override { return config_.classes; }
+  std::size_t input_size() const override {
+    return static_cast<std::size_t>(config_.rows) * static_cast<std::size_t>(config_.cols);
+  }
+  std::vector<SoftMoeShape> moe_layers() const override {
+    return std::vector<SoftMoeShape>(moe_blocks_.size(), moe_shape_);
+  }
+  // Patch embedding, attention (projections, scores, weighted values), dense MLPs, head.
+  double dense_flops_per_input() const override;
 
-  // Parameters of all experts of all MoE layers (w1, b1, w2, b2), as the paper counts them; 0 for the
-  // dense baseline. expert_params_per_layer() is the same for one MoE layer.
-  std::size_t expert_param_count() const;
+  // Parameters of one MoE layer's experts (w1, b1, w2, b2); 0 for the dense baseline.
   std::size_t expert_params_per_layer() const;
 
   // The Soft MoE layers, by position in config().moe_blocks().

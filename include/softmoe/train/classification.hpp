@@ -1,21 +1,16 @@
 #pragma once
-// Training and evaluating a Classifier (the paper's MNIST model or the ViT) on softmax cross-entropy,
+// Training and evaluating a classifier (any Model whose outputs are logits) on softmax cross-entropy,
 // over pre-processed data: tokens for the paper's model, normalised images for the ViT.
 #include <cstdint>
 #include <functional>
 #include <vector>
 
-#include "softmoe/models/classifier.hpp"
+#include "softmoe/data/token_dataset.hpp"
+#include "softmoe/models/model.hpp"
 #include "softmoe/optim.hpp"
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {
-
-struct TokenDataset {
-  int count = 0;
-  Buffer<float> x;                    // [count, example size]: tokens [m, d] or an image [rows cols]
-  std::vector<std::int32_t> labels;   // [count]
-};
 
 struct EpochMetrics {
   double loss = 0;      // mean over examples
@@ -33,13 +28,13 @@ struct EpochRecipe {
 };
 
 // Loss (plain cross-entropy) and accuracy over the whole dataset, in batches of the model's max_batch.
-EpochMetrics evaluate_classifier(Classifier& model, const TokenDataset& data);
+EpochMetrics evaluate_classifier(Model<float>& model, const TokenDataset& data);
 
 // One pass of updates over `data` in the given example order, mini-batches of model.max_batch(), the
 // last partial batch kept. Loss (the one optimised) and accuracy are those of each batch before its
 // update, averaged. on_batch(examples done, mean loss so far) after each update. Throws RunError when
 // the loss stops being finite.
-EpochMetrics train_classifier_epoch(Classifier& model, Optimizer<float>& optimizer, const TokenDataset& data,
+EpochMetrics train_classifier_epoch(Model<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
                                     const std::vector<std::int32_t>& order,
                                     const std::function<void(int, double)>& on_batch = {},
                                     const EpochRecipe& recipe = {});

@@ -1,4 +1,4 @@
-#include "softmoe/models/paper_mnist.hpp"
+#include "softmoe/data/paper_mnist.hpp"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 // The paper's MNIST setting (reference note, section 4): 28 x 28 images cut into four 14 x 14 patches,
 // row-major patch order, each a token of 196 normalised pixels; 10 classes.
 #include "softmoe/data/image_dataset.hpp"
-#include "softmoe/train/classification.hpp"
+#include "softmoe/data/token_dataset.hpp"
 
 namespace softmoe {
 

@@ -1,0 +1,62 @@
+#pragma once
+// The one interface of every trainable model: the paper's MNIST model (moe_model.hpp), the ViT (vit.hpp),
+// and whatever comes next (sparse-router models, the RL network). Training (train/), expert-subset
+// evaluation (eval/) and the commands reach a model through this alone. Batched layouts:
+//   inputs [B, input_size()]  ->  outputs [B, outputs()]     (B <= max_batch())
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "softmoe/layers/softmoe.hpp"
+#include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/params.hpp"
+
+namespace softmoe {
+
+class Rng;
+
+// Chooses the experts of one Soft MoE layer: fills ws.keep [B, n] from what route_batch left in ws
+// (ws.scores [B, n], the total combine weight of each expert). moe_layer is the layer's position in
+// moe_layers() (0, 1, ...).
+using ExpertChooser = std::function<void(SelectionWorkspace& ws, int moe_layer, int B)>;
+
+template <class T>
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Draws every parameter from rng (each model's own scheme).
+  virtual void init(Rng& rng) = 0;
+
+  // outputs from inputs; both stay valid (inputs unchanged) until backward(). Allocates nothing.
+  virtual const T* forward(const T* inputs, int B) = 0;
+  // Accumulates every parameter gradient from doutputs [B, outputs()] of the last forward call.
+  virtual void backward(const T* doutputs, int B) = 0;
+  // Inference with a per-input subset of experts in every Soft MoE layer (Algorithm 2 of Chung et al.),
+  // float models only (others throw std::logic_error). At each layer, in forward order: route_batch,
+  // choose, then only the kept experts run (renormalize: C renormalised over the kept slots), adding
+  // their work to `work` when not null. Keeping every expert gives forward()'s outputs up to rounding.
+  // Leaves forward()'s activations unspecified: no backward() after it.
+  virtual const T* forward_selected(const T* inputs, int B, const ExpertChooser& choose, bool renormalize,
+                                    WorkCount* work) = 0;
+
+  virtual ParamBuffer<T>& params() = 0;
+  virtual int max_batch() const = 0;
+  virtual int outputs() const = 0;
+  virtual std::size_t input_size() const = 0;  // floats per example
+
+  // The Soft MoE layers in forward order (their n, slots and expert shapes); empty for a dense model.
+  virtual std::vector<SoftMoeShape> moe_layers() const = 0;
+  // Floating-point operations per input outside the Soft MoE layers, in the matrix products (a
+  // multiply-add counts 2): with moe_layers(), what eval/ counts as a forward pass's work.
+  virtual double dense_flops_per_input() const = 0;
+
+  // Parameters of all experts of all Soft MoE layers (w1, w2 and their biases), as the paper counts them.
+  std::size_t expert_param_count() const {
+    std::size_t total = 0;
+    for (const SoftMoeShape& shape : moe_layers()) total += softmoe_expert_params(shape);
+    return total;
+  }
+};
+
+}  // namespace softmoe

@@ -1,0 +1,133 @@
+#include "trained_run.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "softmoe/data/image_dataset.hpp"
+#include "softmoe/data/normalized_images.hpp"
+#include "softmoe/data/paper_mnist.hpp"
+#include "softmoe/errors.hpp"
+#include "softmoe/io/checkpoint.hpp"
+#include "softmoe/io/json.hpp"
+#include "softmoe/io/vit_checkpoint.hpp"
+
+namespace softmoe {
+namespace fs = std::filesystem;
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::optional<double> last_test_accuracy(const fs::path& csv) {
+  std::istringstream lines(read_text(csv));
+  std::string header, line, last;
+  if (!std::getline(lines, header)) return std::nullopt;
+  while (std::getline(lines, line))
+    if (!line.empty()) last = line;
+  std::vector<std::string> names, values;
+  std::stringstream h(header), v(last);
+  for (std::string f; std::getline(h, f, ',');) names.push_back(f);
+  for (std::string f; std::getline(v, f, ',');) values.push_back(f);
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
+    if (names[i] == "test_accuracy") return std::stod(values[i]);
+  return std::nullopt;
+}
+
+struct Source {
+  std::string dataset, data_dir;
+};
+
+// The paper's model; the test set cut into its tokens.
+TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, Source& source, int batch) {
+  TrainedRun run;
+  try {
+    source.dataset = config.at("dataset").as_string();
+    source.data_dir = config.at("data_dir").as_string();
+    const MoeModelConfig stated = moe_model_config_from_json(config.at("architecture"), (dir / "config.json").string());
+    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
+    const MoeModelConfig stored = checkpoint_model_config(file);
+    if (json::serialize(to_json(stated)) != json::serialize(to_json(stored)))
+      throw RunError(fmt::format("{}: holds another model than config.json: {} vs {}",
+                                 (dir / "model.safetensors").string(), json::serialize(to_json(stored)),
+                                 json::serialize(to_json(stated))));
+    auto model = std::make_unique<MoeModel<float>>(stored, batch);
+    load_parameters(file, model->params());
+    run.paper = model.get();
+    run.model = std::move(model);
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+  }
+  return run;
+}
+
+// A ViT; the test set normalised as the run's training images were.
+TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, Source& source, int batch,
+                        PixelStats& input) {
+  TrainedRun run;
+  try {
+    source.dataset = config.at("dataset").as_string();
+    source.data_dir = config.at("data_dir").as_string();
+    const VitArchitecture stated = vit_architecture_from_json(config.at("architecture"), (dir / "config.json").string());
+    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
+    const VitArchitecture architecture = checkpoint_vit_architecture(file);
+    if (json::serialize(to_json(stated)) != json::serialize(to_json(architecture)))
+      throw RunError(fmt::format("{}: holds another model than config.json", (dir / "model.safetensors").string()));
+    if (architecture.model.experts == 0)
+      throw UsageError(fmt::format("--run {}: a dense ViT (--experts 0) has no experts to select", dir.string()));
+    auto model = std::make_unique<VitModel<float>>(architecture.model, batch);
+    load_parameters(file, model->params());
+    input = architecture.input;
+    run.model = std::move(model);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+  }
+  return run;
+}
+
+}  // namespace
+
+TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_dir, int batch) {
+  const fs::path dir = run_dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw UsageError(fmt::format("--run {}: no such run directory", dir.string()));
+  if (!fs::is_regular_file(dir / "config.json", ec) || !fs::is_regular_file(dir / "model.safetensors", ec))
+    throw UsageError(fmt::format("--run {}: not a softmoe train run (needs config.json and model.safetensors)",
+                                 dir.string()));
+  json::Value config;
+  try {
+    config = json::parse(read_text(dir / "config.json"));
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+  }
+  Source source;
+  PixelStats input;
+  const bool vit = is_vit_architecture(config);  // config.json's "model", as in the architecture
+  TrainedRun run = vit ? load_vit_run(dir, config, source, batch, input) : load_paper_run(dir, config, source, batch);
+
+  const ImageSplits splits = load_image_dataset(source.dataset, data_dir.empty() ? source.data_dir : data_dir);
+  if (vit) {
+    const auto& vit_model = static_cast<const VitModel<float>&>(*run.model);
+    const VitConfig& c = vit_model.config();
+    if (splits.test.rows != c.rows || splits.test.cols != c.cols)
+      throw RunError(fmt::format("{}: images are {}x{}, the model reads {}x{}", splits.source_dir, splits.test.rows,
+                                 splits.test.cols, c.rows, c.cols));
+    run.test.count = splits.test.count;
+    run.test.x = normalized_images(splits.test, static_cast<float>(input.mean), static_cast<float>(input.stddev));
+    run.test.labels = splits.test.labels;
+  } else {
+    run.test = paper_mnist_tokens(splits.test, splits.source_dir);
+  }
+  if (fs::is_regular_file(dir / "train.csv", ec)) run.reported_accuracy = last_test_accuracy(dir / "train.csv");
+  return run;
+}
+
+}  // namespace softmoe
