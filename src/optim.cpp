@@ -7,21 +7,7 @@
 
 namespace softmoe {
 
-OptimizerKind parse_optimizer(const std::string& name) {
-  if (name == "sgd") return OptimizerKind::sgd;
-  if (name == "adam") return OptimizerKind::adam;
-  if (name == "adamw") return OptimizerKind::adamw;
-  throw std::invalid_argument("unknown optimizer '" + name + "' (expected sgd, adam or adamw)");
-}
 
-const char* to_string(OptimizerKind kind) {
-  switch (kind) {
-    case OptimizerKind::sgd: return "sgd";
-    case OptimizerKind::adam: return "adam";
-    case OptimizerKind::adamw: return "adamw";
-  }
-  return "?";
-}
 
 template <class T>
 Optimizer<T>::Optimizer(const OptimizerConfig& config, std::size_t size)

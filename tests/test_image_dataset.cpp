@@ -73,7 +73,7 @@ void check_layout(int patch) {
 TEST_CASE("dataset: a directory holding the four files loads, gzip or not") {
   TempDir dir;
   write_tiny_dataset(dir);
-  const ImageSplits splits = load_image_dataset("fashion-mnist", dir.str());
+  const ImageSplits splits = load_image_dataset(Dataset::fashion_mnist, dir.str());
   CHECK(splits.source_dir == dir.str());
   CHECK(splits.classes == 10);
   CHECK(splits.train.count == 3);
@@ -89,7 +89,7 @@ TEST_CASE("dataset: a directory holding the four files loads, gzip or not") {
 TEST_CASE("dataset: label count different from image count names both files") {
   TempDir dir;
   write_tiny_dataset(dir, 3);
-  const std::string message = run_error([&] { load_image_dataset("mnist", dir.str()); });
+  const std::string message = run_error([&] { load_image_dataset(Dataset::mnist, dir.str()); });
   CHECK(message == dir / "t10k-images-idx3-ubyte" + ": holds 2 images but " + dir / "t10k-labels-idx1-ubyte" +
                        " holds 3 labels");
 }
@@ -98,7 +98,7 @@ TEST_CASE("dataset: test images of another size than the training images") {
   TempDir dir;
   write_tiny_dataset(dir);
   write_raw(dir / "t10k-images-idx3-ubyte", idx_bytes({2, 2, 8}, std::vector<std::uint8_t>(32, 9)));
-  CHECK(run_error([&] { load_image_dataset("mnist", dir.str()); }) ==
+  CHECK(run_error([&] { load_image_dataset(Dataset::mnist, dir.str()); }) ==
         dir / "t10k-images-idx3-ubyte" + ": images are 2x8 but the training images are 4x4");
 }
 
@@ -106,7 +106,7 @@ TEST_CASE("dataset: a damaged file inside a dataset is reported with its path") 
   TempDir dir;
   write_tiny_dataset(dir);
   write_gz(dir / "train-labels-idx1-ubyte.gz", idx_bytes({3}, {1, 2, 30}));
-  const std::string message = run_error([&] { load_image_dataset("mnist", dir.str()); });
+  const std::string message = run_error([&] { load_image_dataset(Dataset::mnist, dir.str()); });
   CHECK(message.rfind(dir / "train-labels-idx1-ubyte.gz: label out of range", 0) == 0);
 }
 
@@ -114,31 +114,32 @@ TEST_CASE("dataset: one missing file") {
   TempDir dir;
   write_tiny_dataset(dir);
   std::filesystem::remove(dir / "t10k-labels-idx1-ubyte");
-  const std::string message = run_error([&] { load_image_dataset("mnist", dir.str()); });
+  const std::string message = run_error([&] { load_image_dataset(Dataset::mnist, dir.str()); });
   CAPTURE(message);
   CHECK(message.rfind(dir / "t10k-labels-idx1-ubyte.gz: missing (also looked for t10k-labels-idx1-ubyte", 0) == 0);
 }
 
 TEST_CASE("dataset: a missing dataset says how to get it") {
   TempDir dir;
-  CHECK(run_error([&] { load_image_dataset("fashion-mnist", dir.str()); }) ==
+  CHECK(run_error([&] { load_image_dataset(Dataset::fashion_mnist, dir.str()); }) ==
         "Fashion-MNIST not found in " + dir.str() +
             ": run `make data` (installs Debian's dataset-fashion-mnist) or pass --data-dir DIR");
   const std::string absent = dir / "absent";
-  CHECK(run_error([&] { load_image_dataset("mnist", absent); }).rfind("MNIST not found in " + absent + ": ", 0) == 0);
+  CHECK(run_error([&] { load_image_dataset(Dataset::mnist, absent); }).rfind("MNIST not found in " + absent + ": ", 0) == 0);
 }
 
-TEST_CASE("dataset: an unknown name is a usage error listing the choices") {
+TEST_CASE("dataset: names round-trip; an unknown name is refused listing the choices") {
+  for (const auto& entry : kDatasetNames) CHECK(value_named(to_string(entry.value), kDatasetNames, "dataset") == entry.value);
   try {
-    load_image_dataset("cifar10", "");
-    FAIL("no UsageError");
-  } catch (const UsageError& e) {
-    CHECK(std::string(e.what()) == "unknown dataset 'cifar10': choose mnist or fashion-mnist");
+    value_named("cifar10", kDatasetNames, "dataset");
+    FAIL("no invalid_argument");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "unknown dataset 'cifar10' (expected mnist or fashion-mnist)");
   }
 }
 
 TEST_CASE("mnist: the shipped files load with the published counts") {
-  const ImageSplits mnist = load_image_dataset("mnist", "");
+  const ImageSplits mnist = load_image_dataset(Dataset::mnist, "");
   CHECK(std::filesystem::equivalent(mnist.source_dir, SOFTMOE_SOURCE_DIR "/data/mnist"));
   CHECK(mnist.classes == 10);
   CHECK(mnist.train.count == 60000);
@@ -168,7 +169,7 @@ TEST_CASE("dataset: Debian's Fashion-MNIST loads when installed") {
     MESSAGE("skipped: /usr/share/datasets/fashion-mnist is absent (Debian package dataset-fashion-mnist)");
     return;
   }
-  const ImageSplits fashion = load_image_dataset("fashion-mnist", "");
+  const ImageSplits fashion = load_image_dataset(Dataset::fashion_mnist, "");
   CHECK(fashion.source_dir == "/usr/share/datasets/fashion-mnist");
   CHECK(fashion.train.count == 60000);
   CHECK(fashion.test.count == 10000);

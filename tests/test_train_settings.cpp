@@ -22,7 +22,7 @@ namespace {
 
 TrainConfig vit_train_config(int experts) {
   TrainConfig c;
-  c.model = "vit";
+  c.model = ModelKind::vit;
   c.experts = experts;
   c.out = "unused";
   return c;
@@ -33,28 +33,28 @@ TrainConfig vit_train_config(int experts) {
 TEST_CASE("resolve_recipe: the paper's recipe for paper-mnist, the ViT recipe for vit, flags override") {
   TrainConfig paper;
   const TrainRecipe p = resolve_recipe(paper);
-  CHECK(p.optimizer == "adam");
+  CHECK(p.optimizer == OptimizerKind::adam);
   CHECK(p.lr == doctest::Approx(1e-3));
   CHECK(p.batch == 256);
   CHECK(p.epochs == 14);
   CHECK_FALSE(p.shuffle);
-  CHECK(p.schedule == "constant");
+  CHECK(p.schedule == Schedule::constant);
   CHECK(p.label_smoothing == 0);
   CHECK(p.shift == 0);
-  CHECK(p.normalize == "all");
+  CHECK(p.normalize == Normalize::all);
 
   TrainConfig vit = vit_train_config(16);
   TrainRecipe v = resolve_recipe(vit);
-  CHECK(v.optimizer == "adamw");
+  CHECK(v.optimizer == OptimizerKind::adamw);
   CHECK(v.lr == doctest::Approx(2e-3));
   CHECK(v.weight_decay == doctest::Approx(0.05));
   CHECK(v.batch == 128);
   CHECK(v.shuffle);
-  CHECK(v.schedule == "cosine");
+  CHECK(v.schedule == Schedule::cosine);
   CHECK(v.warmup == doctest::Approx(0.5));
   CHECK(v.label_smoothing == doctest::Approx(0.1));
   CHECK(v.shift == 2);
-  CHECK(v.normalize == "router");
+  CHECK(v.normalize == Normalize::router);
 
   vit.lr = 5e-4;
   vit.recipe.shift = 0;
@@ -91,8 +91,8 @@ TEST_CASE("ViT architecture: JSON round trip, refused when damaged, stored in th
   c.vit.heads = 2;
   c.vit.depth = 2;
   c.vit.patch = 7;
-  c.vit.pool = "mean";
-  c.vit.moe_residual = "off";
+  c.vit.pool = Pool::mean;
+  c.vit.moe_residual = false;
   const VitArchitecture a{vit_model(c), PixelStats{0.25, 0.5}};
   const json::Value value = to_json(a);
   CHECK(is_vit_architecture(value));

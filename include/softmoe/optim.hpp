@@ -6,14 +6,19 @@
 #include <cstddef>
 #include <string>
 
+#include "softmoe/names.hpp"
+
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {
 
 enum class OptimizerKind { sgd, adam, adamw };
 
-OptimizerKind parse_optimizer(const std::string& name);  // throws std::invalid_argument
-const char* to_string(OptimizerKind kind);
+inline constexpr EnumName<OptimizerKind> kOptimizerNames[] = {{OptimizerKind::sgd, "sgd"}, {OptimizerKind::adam, "adam"}, {OptimizerKind::adamw, "adamw"}};
+
+// throws std::invalid_argument naming the known names
+inline OptimizerKind parse_optimizer(const std::string& name) { return value_named(name, kOptimizerNames, "optimizer"); }
+inline const char* to_string(OptimizerKind value) { return name_of(value, kOptimizerNames); }
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::adam;

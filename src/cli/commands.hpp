@@ -1,5 +1,8 @@
 #pragma once
 // One function per subcommand: binds its CLI11 options to its config struct and returns the subcommand.
+#include <map>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 #include "softmoe/commands/specialize.hpp"
@@ -8,6 +11,37 @@
 #include "softmoe/commands/train.hpp"
 
 namespace softmoe::cli {
+
+// Parses an enumerated setting by its names (names.hpp): the option's value is the enum from here on.
+// Anything else, numbers included, is refused naming the choices.
+template <class E, std::size_t N>
+CLI::Validator enum_names(const EnumName<E> (&table)[N]) {
+  std::map<std::string, E> map;
+  std::string names;
+  for (const auto& entry : table) {
+    map.emplace(entry.name, entry.value);
+    names += (names.empty() ? "" : ", ") + std::string(entry.name);
+  }
+  return CLI::Validator(
+      [map, names](std::string& input) -> std::string {
+        const auto found = map.find(input);
+        if (found == map.end()) return "'" + input + "' is not one of " + names;
+        input = std::to_string(static_cast<long long>(found->second));  // CLI11 reads the enum from its number
+        return {};
+      },
+      "{" + names + "}");
+}
+
+// on | off into a bool.
+inline CLI::Validator on_off() {
+  return CLI::Validator(
+      [](std::string& input) -> std::string {
+        if (input != "on" && input != "off") return "'" + input + "' is not one of on, off";
+        input = input == "on" ? "1" : "0";
+        return {};
+      },
+      "{on, off}");
+}
 
 CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
 CLI::App* add_train_command(CLI::App& app, TrainConfig& config);

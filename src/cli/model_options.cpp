@@ -23,18 +23,18 @@ void add_vit_options(CLI::App* cmd, VitOptions& v) {
   cmd->add_option("--mlp-hidden", v.mlp_hidden, "Hidden width of the dense MLPs; 0 = 4 x dim")
       ->capture_default_str()->group(group);
   cmd->add_option("--pool", v.pool, "cls (a class token, routed like any token) or mean (mean of the tokens)")
-      ->check(CLI::IsMember({"cls", "mean"}))->capture_default_str()->group(group);
+      ->transform(enum_names(kPoolNames))->default_str(to_string(v.pool))->group(group);
   cmd->add_option("--moe-layers", v.moe_layers, "Blocks (0-based list) whose MLP is a Soft MoE; default: the last half")
       ->delimiter(',')->group(group);
   cmd->add_option("--moe-residual", v.moe_residual, "on: x + SoftMoE(LN(x)); off: SoftMoE(LN(x)) (the paper's final "
                                                     "CIFAR runs)")
-      ->check(CLI::IsMember({"on", "off"}))->capture_default_str()->group(group);
+      ->transform(on_off())->default_str(v.moe_residual ? "on" : "off")->group(group);
 }
 
 void add_recipe_options(CLI::App* cmd, RecipeOptions& o) {
   add_optional(cmd, "--optimizer", o.optimizer, "adam, adamw (decoupled weight decay) or sgd (with --momentum); "
                                                 "default adam (paper-mnist), adamw (vit)")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+      ->transform(enum_names(kOptimizerNames));
   add_optional(cmd, "--weight-decay", o.weight_decay,
                "Weight decay (L2 for adam and sgd, decoupled for adamw); default 0 (paper-mnist), 0.05 (vit)");
   add_optional(cmd, "--batch", o.batch,
@@ -45,7 +45,7 @@ void add_recipe_options(CLI::App* cmd, RecipeOptions& o) {
   add_optional(cmd, "--schedule", o.schedule, "Learning rate: constant, or cosine (linear warm-up, then a half cosine "
                                               "to 0 at the last planned update); default constant (paper-mnist), "
                                               "cosine (vit)")
-      ->check(CLI::IsMember({"constant", "cosine"}));
+      ->transform(enum_names(kScheduleNames));
   add_optional(cmd, "--warmup", o.warmup, "Epochs of linear warm-up of the cosine schedule (fractional allowed); "
                                           "default 0 (paper-mnist), 0.5 (vit)");
   add_optional(cmd, "--label-smoothing", o.label_smoothing,
@@ -55,10 +55,10 @@ void add_recipe_options(CLI::App* cmd, RecipeOptions& o) {
                                         "axis, black fill; seeded by --seed and the epoch); default 2");
   add_optional(cmd, "--normalize", o.normalize, "Router normalisation: none, router (experts see raw tokens), all "
                                                 "(the paper's code); default all (paper-mnist), router (vit)")
-      ->check(CLI::IsMember({"none", "router", "all"}));
+      ->transform(enum_names(kNormalizeNames));
   add_optional(cmd, "--phi-init", o.phi_init, "Router weights Phi: uniform [-1, 1] (paper) or normal (std "
                                               "1/sqrt(d)); default uniform (paper-mnist), normal (vit)")
-      ->check(CLI::IsMember({"uniform", "normal"}));
+      ->transform(enum_names(kPhiInitNames));
 }
 
 }  // namespace softmoe::cli

@@ -17,7 +17,9 @@ CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& c) {
   cmd->add_option("--k", c.k, "Subset sizes: integers, fractions of n (1/2,1/4,1/8) or all (= 1..n-1)")
       ->capture_default_str();
   cmd->add_option("--methods", c.methods, "Comma-separated: all, topk, topk-renorm, random, oracle (not for a ViT)")
-      ->capture_default_str();
+      ->delimiter(',')
+      ->transform(enum_names(kSelectionMethodNames))
+      ->default_str("all,topk,random,oracle");
   cmd->add_option("--random-trials", c.random_trials, "Seeded random trials (seeds 0..T-1); mean and sample std")
       ->capture_default_str();
   cmd->add_option("--oracle-budget", c.oracle_budget,

@@ -12,12 +12,12 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
       "command on the same DIR is refused. Shardable: --shard i/N runs every N-th point; `softmoe sweep merge` joins "
       "the shards into the results.csv of an unsharded run.");
   cmd->add_option("--task", c.task, "mnist, fashion-mnist or synthetic")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist", "synthetic"}))
-      ->capture_default_str();
+      ->transform(enum_names(kSweepTaskNames))
+      ->default_str(to_string(c.task));
   cmd->add_option("--model", c.model, "Model of the image tasks: paper-mnist or vit (the flags of the ViT and the "
                                       "recipe below are those of `softmoe train`)")
-      ->check(CLI::IsMember({"paper-mnist", "vit"}))
-      ->capture_default_str();
+      ->transform(enum_names(kModelNames))
+      ->default_str(to_string(c.model));
   cmd->add_option("--experts", c.experts, "Numbers of experts (list)")->delimiter(',')->default_str("2,4,...,512");
   cmd->add_option("--seeds", c.seeds, "Seeds (list)")->delimiter(',')->default_str("0");
   cmd->add_option("--lr", c.lr, "Learning rates (list); default: the task's")->delimiter(',');
@@ -29,7 +29,10 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
   cmd->add_option("--epochs", c.epochs, "Epochs per point; 0 = the default (14 paper-mnist, 20 vit, 200 synthetic)")
       ->capture_default_str();
   cmd->add_option("--specialize", c.specialize, "Image tasks: run `specialize --k LIST` on every point (e.g. 1/2,1/4,1/8)");
-  cmd->add_option("--methods", c.methods, "Methods for --specialize")->capture_default_str();
+  cmd->add_option("--methods", c.methods, "Methods for --specialize (list)")
+      ->delimiter(',')
+      ->transform(enum_names(kSelectionMethodNames))
+      ->default_str("all,topk,random");
   cmd->add_option("--random-trials", c.random_trials, "Random trials for --specialize")->capture_default_str();
   cmd->add_option("--data-dir", c.data_dir, "Image tasks: the dataset directory (default: the dataset's own)");
   cmd->add_option("--threads", c.threads, "Threads (OpenBLAS and the engine's pool) of each point")->capture_default_str();

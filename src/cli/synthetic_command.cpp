@@ -9,8 +9,8 @@ CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& c) {
       "per (experts, seed) to regress a norm-like target of X (m tokens x d dims) and report train/test MSE. "
       "Model: Soft MoE -> flatten -> Linear(m*d -> 1), Adam on MSE, batches reshuffled every epoch.");
   cmd->add_option("--target", c.target, "Target: norm = ||X||_F, sqnorm = ||X||_F^2, maxnorm = largest token norm")
-      ->check(CLI::IsMember({"norm", "sqnorm", "maxnorm"}))
-      ->capture_default_str();
+      ->transform(enum_names(kSyntheticTargetNames))
+      ->default_str(to_string(c.target));
   cmd->add_option("--tokens", c.tokens, "Tokens m per example")->capture_default_str();
   cmd->add_option("--dim", c.dim, "Token dimension d (the experts map d -> d)")->capture_default_str();
   cmd->add_option("--min-length", c.min_length, "Each token is a random unit direction times a length "
@@ -27,14 +27,14 @@ CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& c) {
       ->capture_default_str();
   cmd->add_option("--normalize", c.normalize,
                   "Router normalisation: none; router (experts see raw tokens); all (experts see unit tokens)")
-      ->check(CLI::IsMember({"none", "router", "all"}))
-      ->capture_default_str();
+      ->transform(enum_names(kNormalizeNames))
+      ->default_str(to_string(c.normalize));
   cmd->add_option("--phi-init", c.phi_init, "Router weights Phi: normal (std 1/sqrt(d)) or uniform [-1, 1]")
-      ->check(CLI::IsMember({"normal", "uniform"}))
-      ->capture_default_str();
+      ->transform(enum_names(kPhiInitNames))
+      ->default_str(to_string(c.phi_init));
   cmd->add_option("--activation", c.activation, "Expert activation: relu or gelu (exact)")
-      ->check(CLI::IsMember({"relu", "gelu"}))
-      ->capture_default_str();
+      ->transform(enum_names(kActivationNames))
+      ->default_str(to_string(c.activation));
   cmd->add_option("--expert-bias", c.expert_bias, "Biases in the experts' two Linear layers (true/false)")
       ->capture_default_str();
   cmd->add_option("--seeds", c.seeds, "Comma-separated seeds; each seeds data, initialisation and shuffling")

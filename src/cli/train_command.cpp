@@ -16,14 +16,14 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
       "by the training set's pixel mean and std.");
   cmd->add_option("--dataset", c.dataset,
                   "mnist (shipped in data/mnist) or fashion-mnist (Debian's dataset-fashion-mnist; `make data`)")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
-      ->capture_default_str();
+      ->transform(enum_names(kDatasetNames))
+      ->default_str(to_string(c.dataset));
   cmd->add_option("--data-dir", c.data_dir,
                   "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
                   "t10k-labels-idx1-ubyte.gz (or uncompressed); default: the dataset's own directory");
   cmd->add_option("--model", c.model, "Model: paper-mnist (the paper's MNIST Soft MoE) or vit (Soft MoE ViT)")
-      ->check(CLI::IsMember({"paper-mnist", "vit"}))
-      ->capture_default_str();
+      ->transform(enum_names(kModelNames))
+      ->default_str(to_string(c.model));
   cmd->add_option("--experts", c.experts, "Number of experts n per Soft MoE layer (vit: 0 = dense baseline)")
       ->capture_default_str();
   cmd->add_option("--expert-hidden", c.expert_hidden,
@@ -32,8 +32,8 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
       ->capture_default_str();
   cmd->add_option("--slots", c.slots, "Slots p per expert")->capture_default_str();
   cmd->add_option("--activation", c.activation, "paper-mnist: expert activation, relu or gelu (vit: always gelu)")
-      ->check(CLI::IsMember({"relu", "gelu"}))
-      ->capture_default_str();
+      ->transform(enum_names(kActivationNames))
+      ->default_str(to_string(c.activation));
   cmd->add_option("--expert-bias", c.expert_bias,
                   "paper-mnist: biases in the experts' Linear layers (true/false; vit: always)")
       ->capture_default_str();

@@ -103,17 +103,15 @@ std::string concatenate_point_files(const std::vector<fs::path>& files) {
 }
 
 void validate(const SweepConfig& c) {
-  require(c.task == "synthetic" || c.task == "mnist" || c.task == "fashion-mnist",
-          fmt::format("--task: unknown task '{}' (expected mnist, fashion-mnist or synthetic)", c.task));
   require(!c.experts.empty(), "--experts: give at least one number of experts");
   for (int n : c.experts) require(n >= 1, fmt::format("--experts: every value must be at least 1 (got {})", n));
   require(!c.seeds.empty(), "--seeds: give at least one seed");
   for (long long s : c.seeds) require(s >= 0, fmt::format("--seeds: seeds must be non-negative (got {})", s));
   for (double lr : c.lr) require(lr > 0, fmt::format("--lr: every value must be positive (got {})", lr));
-  require(c.task == "synthetic" || c.model == "vit" || c.expert_params.empty(),
+  require(c.task == SweepTask::synthetic || c.model == ModelKind::vit || c.expert_params.empty(),
           "--expert-params: only for --task synthetic or --model vit");
-  require(c.task != "synthetic" || c.expert_hidden.empty(), "--expert-hidden: not for --task synthetic");
-  require(c.task != "synthetic" || c.specialize.empty(), "--specialize: not for --task synthetic");
+  require(c.task != SweepTask::synthetic || c.expert_hidden.empty(), "--expert-hidden: not for --task synthetic");
+  require(c.task != SweepTask::synthetic || c.specialize.empty(), "--specialize: not for --task synthetic");
   require(c.epochs >= 0, fmt::format("--epochs: must be positive (got {})", c.epochs));
   require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
   require(c.jobs >= 1 && c.jobs <= 256, fmt::format("--jobs: must be in 1..256 (got {})", c.jobs));
@@ -124,7 +122,7 @@ void validate(const SweepConfig& c) {
   std::map<std::string, int> seen;
   for (const auto& p : grid) {
     require(seen[p.key]++ == 0, fmt::format("sweep: point {} appears twice; a list repeats a value", p.key));
-    if (c.task == "synthetic") validate(synthetic_point_config(c, p));
+    if (c.task == SweepTask::synthetic) validate(synthetic_point_config(c, p));
     else validate(train_point_config(c, p, fs::path(c.out) / "runs" / p.key));
   }
 }

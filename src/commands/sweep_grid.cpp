@@ -7,8 +7,8 @@
 namespace softmoe {
 
 std::vector<SweepPoint> expand_grid(const SweepConfig& c) {
-  const bool synthetic = c.task == "synthetic";
-  const bool budgets_apply = synthetic || c.model == "vit";
+  const bool synthetic = c.task == SweepTask::synthetic;
+  const bool budgets_apply = synthetic || c.model == ModelKind::vit;
   const std::vector<long> budgets = budgets_apply && !c.expert_params.empty() ? c.expert_params : std::vector<long>{0};
   const std::vector<int> widths = !synthetic && !c.expert_hidden.empty() ? c.expert_hidden : std::vector<int>{0};
   const std::vector<double> lrs = c.lr.empty() ? std::vector<double>{0} : c.lr;
@@ -53,15 +53,17 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
   json::Array keys;
   for (const auto& p : grid) keys.emplace_back(p.key);
   json::Object o;
-  o.emplace_back("task", c.task);
-  o.emplace_back("model", c.task == "synthetic" ? std::string("synthetic") : c.model);
+  o.emplace_back("task", to_string(c.task));
+  o.emplace_back("model", c.task == SweepTask::synthetic ? to_string(c.task) : to_string(c.model));
   o.emplace_back("epochs", c.epochs);
   o.emplace_back("specialize", c.specialize);
-  o.emplace_back("methods", c.methods);
+  std::string methods;  // as given on the command line: names joined by commas
+  for (SelectionMethod m : c.methods) methods += (methods.empty() ? "" : ",") + std::string(to_string(m));
+  o.emplace_back("methods", methods);
   o.emplace_back("random_trials", c.random_trials);
   o.emplace_back("data_dir", c.data_dir);
   o.emplace_back("threads", c.threads);
-  if (c.task != "synthetic" && c.model == "vit") {
+  if (c.task != SweepTask::synthetic && c.model == ModelKind::vit) {
     const VitOptions& v = c.vit;
     json::Array layers;
     for (int b : v.moe_layers) layers.emplace_back(b);
@@ -71,23 +73,23 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
     vit.emplace_back("depth", v.depth);
     vit.emplace_back("heads", v.heads);
     vit.emplace_back("mlp_hidden", v.mlp_hidden);
-    vit.emplace_back("pool", v.pool);
+    vit.emplace_back("pool", to_string(v.pool));
     vit.emplace_back("moe_layers", std::move(layers));
-    vit.emplace_back("moe_residual", v.moe_residual);
+    vit.emplace_back("moe_residual", v.moe_residual ? "on" : "off");
     o.emplace_back("vit", std::move(vit));
   }
   json::Object recipe;  // only the settings given: a sweep without them keeps its old identity
   const RecipeOptions& r = c.recipe;
-  if (r.optimizer) recipe.emplace_back("optimizer", *r.optimizer);
+  if (r.optimizer) recipe.emplace_back("optimizer", to_string(*r.optimizer));
   if (r.weight_decay) recipe.emplace_back("weight_decay", *r.weight_decay);
   if (r.batch) recipe.emplace_back("batch", *r.batch);
   if (r.shuffle) recipe.emplace_back("shuffle", *r.shuffle);
-  if (r.schedule) recipe.emplace_back("schedule", *r.schedule);
+  if (r.schedule) recipe.emplace_back("schedule", to_string(*r.schedule));
   if (r.warmup) recipe.emplace_back("warmup", *r.warmup);
   if (r.label_smoothing) recipe.emplace_back("label_smoothing", *r.label_smoothing);
   if (r.shift) recipe.emplace_back("shift", *r.shift);
-  if (r.normalize) recipe.emplace_back("normalize", *r.normalize);
-  if (r.phi_init) recipe.emplace_back("phi_init", *r.phi_init);
+  if (r.normalize) recipe.emplace_back("normalize", to_string(*r.normalize));
+  if (r.phi_init) recipe.emplace_back("phi_init", to_string(*r.phi_init));
   if (!recipe.empty()) o.emplace_back("recipe", std::move(recipe));
   o.emplace_back("points", std::move(keys));
   return json::Value(std::move(o));

@@ -47,7 +47,7 @@ SyntheticConfig synthetic_point_config(const SweepConfig& c, const SweepPoint& p
 
 TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const fs::path& run_dir) {
   TrainConfig t;
-  t.dataset = c.task;
+  t.dataset = c.task == SweepTask::fashion_mnist ? Dataset::fashion_mnist : Dataset::mnist;
   t.data_dir = c.data_dir;
   t.model = c.model;
   t.experts = p.experts;
@@ -156,7 +156,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
 
 void run_sweep_point(const SweepConfig& c, const SweepPoint& p, const fs::path& dir) {
   kernels::set_blas_threads(c.threads);
-  const CsvTable rows = c.task == "synthetic" ? synthetic_rows(c, p) : image_rows(c, p, dir);
+  const CsvTable rows = c.task == SweepTask::synthetic ? synthetic_rows(c, p) : image_rows(c, p, dir);
   atomic_write(sweep_point_file(dir, p), rows.str());
 }
 

@@ -32,11 +32,11 @@ MoeModelConfig model_config(const SyntheticConfig& c, int experts) {
   m.moe.hidden = static_cast<int>(synthetic_hidden_width(c.expert_params, experts, c.dim));
   m.moe.dim_out = c.dim;
   m.moe.expert_bias = c.expert_bias;
-  m.moe.activation = parse_activation(c.activation);
-  m.moe.normalize = parse_normalize(c.normalize);
+  m.moe.activation = c.activation;
+  m.moe.normalize = c.normalize;
   m.outputs = 1;
   m.head_bias = true;
-  m.phi_init = parse_phi_init(c.phi_init);
+  m.phi_init = c.phi_init;
   return m;
 }
 
@@ -44,7 +44,7 @@ MoeModelConfig model_config(const SyntheticConfig& c, int experts) {
 
 SyntheticPoint run_synthetic_point(const SyntheticConfig& c, int experts, long long seed) {
   const auto seed_bits = static_cast<std::uint64_t>(seed);
-  SyntheticSpec spec{c.tokens, c.dim, c.min_length, c.max_length, parse_synthetic_target(c.target)};
+  SyntheticSpec spec{c.tokens, c.dim, c.min_length, c.max_length, c.target};
   Rng data_rng(seed_bits, Stream::data), test_rng(seed_bits, Stream::test_data);
   const RegressionData train = make_synthetic(spec, c.train_size, data_rng);
   const RegressionData test = make_synthetic(spec, c.test_size, test_rng);
@@ -81,8 +81,8 @@ std::vector<std::string> synthetic_csv_header() {
 }
 
 std::vector<std::string> synthetic_csv_row(const SyntheticConfig& c, const SyntheticPoint& r) {
-  return {c.target, std::to_string(c.tokens), std::to_string(c.dim), std::to_string(r.experts), std::to_string(c.slots),
-          std::to_string(r.hidden), std::to_string(r.expert_params), std::to_string(r.total_params), c.normalize,
+  return {to_string(c.target), std::to_string(c.tokens), std::to_string(c.dim), std::to_string(r.experts), std::to_string(c.slots),
+          std::to_string(r.hidden), std::to_string(r.expert_params), std::to_string(r.total_params), to_string(c.normalize),
           std::to_string(r.seed), std::to_string(c.epochs), csv_number(r.train_mse), csv_number(r.test_mse),
           csv_number(r.target_variance), csv_number(1.0 - r.test_mse / r.target_variance),
           fmt::format("{:.3f}", r.seconds), std::to_string(c.threads)};
@@ -98,7 +98,7 @@ CsvTable results_table(const SyntheticConfig& c, const std::vector<SyntheticPoin
 
 void print_summary(const SyntheticConfig& c, const std::vector<SyntheticPoint>& results) {
   fmt::print("target {} of {} tokens x {} dims; expert budget {} parameters; {} epochs; {} seed(s); {} thread(s)\n",
-             c.target, c.tokens, c.dim, c.expert_params, c.epochs, c.seeds.size(), c.threads);
+             to_string(c.target), c.tokens, c.dim, c.expert_params, c.epochs, c.seeds.size(), c.threads);
   fmt::print("{:>7} {:>6} {:>13} {:>10} {:>10} {:>10} {:>8}\n", "experts", "hidden", "expert_params",
              "train_mse", "test_mse", "std", "test_r2");
   for (int n : c.experts) {

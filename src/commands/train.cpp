@@ -39,7 +39,7 @@ void require(bool ok, const std::string& message) {
 
 OptimizerConfig optimizer_config(const TrainRecipe& r) {
   OptimizerConfig o;
-  o.kind = parse_optimizer(r.optimizer);
+  o.kind = r.optimizer;
   o.lr = r.lr;
   o.weight_decay = r.weight_decay;
   o.momentum = r.momentum;
@@ -51,11 +51,11 @@ OptimizerConfig optimizer_config(const TrainRecipe& r) {
 json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std::string& data_dir,
                           const json::Value& architecture) {
   json::Object o;
-  o.emplace_back("dataset", c.dataset);
+  o.emplace_back("dataset", to_string(c.dataset));
   o.emplace_back("data_dir", data_dir);
-  o.emplace_back("model", c.model);
+  o.emplace_back("model", to_string(c.model));
   o.emplace_back("architecture", architecture);
-  o.emplace_back("optimizer", r.optimizer);
+  o.emplace_back("optimizer", to_string(r.optimizer));
   o.emplace_back("lr", r.lr);
   o.emplace_back("weight_decay", r.weight_decay);
   o.emplace_back("momentum", r.momentum);
@@ -63,13 +63,13 @@ json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std:
   o.emplace_back("seed", c.seed);
   o.emplace_back("shuffle", r.shuffle);
   o.emplace_back("threads", c.threads);
-  if (c.model != "paper-mnist" || r.schedule != "constant" || r.label_smoothing != 0) {
-    o.emplace_back("schedule", r.schedule);
+  if (c.model != ModelKind::paper_mnist || r.schedule != Schedule::constant || r.label_smoothing != 0) {
+    o.emplace_back("schedule", to_string(r.schedule));
     o.emplace_back("warmup", r.warmup);
     o.emplace_back("label_smoothing", r.label_smoothing);
     o.emplace_back("shift", r.shift);
     // The cosine schedule spans the planned epochs: a resumed run must plan the same number.
-    if (r.schedule == "cosine") o.emplace_back("epochs", r.epochs);
+    if (r.schedule == Schedule::cosine) o.emplace_back("epochs", r.epochs);
   }
   return json::Value(std::move(o));
 }
@@ -211,7 +211,7 @@ TrainResult run_train(const TrainConfig& c) {
   const long steps_per_epoch = (train.count + r.batch - 1) / r.batch;
   EpochRecipe recipe;
   recipe.label_smoothing = r.label_smoothing;
-  if (r.schedule == "cosine") {
+  if (r.schedule == Schedule::cosine) {
     const long warmup_steps = std::lround(r.warmup * steps_per_epoch), total_steps = steps_per_epoch * r.epochs;
     recipe.lr = [&r, warmup_steps, total_steps](long step) { return cosine_lr(r.lr, step, warmup_steps, total_steps); };
   }

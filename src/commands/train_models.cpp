@@ -33,7 +33,7 @@ void TrainedModel::save_checkpoint(const std::filesystem::path& path, int epoch)
 
 TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, const ImageSplits& splits) {
   TrainedModel m;
-  if (c.model == "paper-mnist") {
+  if (c.model == ModelKind::paper_mnist) {
     const MoeModelConfig config = paper_mnist_model(c);
     auto paper = std::make_unique<MoeModel<float>>(config, r.batch);
     paper->moe_activations().store_slots = false;  // training and evaluation need no slot tensors

@@ -15,7 +15,7 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
 
-bool is_vit(const TrainConfig& c) { return c.model == "vit"; }
+bool is_vit(const TrainConfig& c) { return c.model == ModelKind::vit; }
 
 }  // namespace
 
@@ -23,19 +23,19 @@ TrainRecipe resolve_recipe(const TrainConfig& c) {
   const bool vit = is_vit(c);
   const RecipeOptions& o = c.recipe;
   TrainRecipe r;
-  r.optimizer = o.optimizer.value_or(vit ? "adamw" : "adam");
+  r.optimizer = o.optimizer.value_or(vit ? OptimizerKind::adamw : OptimizerKind::adam);
   r.lr = c.lr.value_or(vit ? 2e-3 : 1e-3);
   r.weight_decay = o.weight_decay.value_or(vit ? 0.05 : 0.0);
   r.momentum = c.momentum;
   r.batch = o.batch.value_or(vit ? 128 : 256);
   r.epochs = c.epochs.value_or(vit ? 20 : 14);
   r.shuffle = o.shuffle.value_or(vit);
-  r.schedule = o.schedule.value_or(vit ? "cosine" : "constant");
+  r.schedule = o.schedule.value_or(vit ? Schedule::cosine : Schedule::constant);
   r.warmup = o.warmup.value_or(vit ? 0.5 : 0.0);
   r.label_smoothing = o.label_smoothing.value_or(vit ? 0.1 : 0.0);
   r.shift = o.shift.value_or(vit ? 2 : 0);
-  r.normalize = o.normalize.value_or(vit ? "router" : "all");
-  r.phi_init = o.phi_init.value_or(vit ? "normal" : "uniform");
+  r.normalize = o.normalize.value_or(vit ? Normalize::router : Normalize::all);
+  r.phi_init = o.phi_init.value_or(vit ? PhiInit::normal : PhiInit::uniform);
   return r;
 }
 
@@ -49,11 +49,11 @@ MoeModelConfig paper_mnist_model(const TrainConfig& c) {
   m.moe.hidden = c.expert_hidden > 0 ? c.expert_hidden : (kPaperImageSide * kPaperImageSide) / c.experts;
   m.moe.dim_out = m.moe.dim;
   m.moe.expert_bias = c.expert_bias;
-  m.moe.activation = parse_activation(c.activation);
-  m.moe.normalize = parse_normalize(r.normalize);
+  m.moe.activation = c.activation;
+  m.moe.normalize = r.normalize;
   m.outputs = kPaperClasses;
   m.head_bias = false;
-  m.phi_init = parse_phi_init(r.phi_init);
+  m.phi_init = r.phi_init;
   return m;
 }
 
@@ -67,9 +67,6 @@ VitConfig vit_model(const TrainConfig& c) {
   require(v.heads >= 1 && v.dim % v.heads == 0,
           fmt::format("--heads: must divide --dim {} (got {})", v.dim, v.heads));
   require(v.mlp_hidden >= 0, fmt::format("--mlp-hidden: must be 0 (4 dim) or positive (got {})", v.mlp_hidden));
-  require(v.pool == "cls" || v.pool == "mean", fmt::format("--pool: cls or mean (got '{}')", v.pool));
-  require(v.moe_residual == "on" || v.moe_residual == "off",
-          fmt::format("--moe-residual: on or off (got '{}')", v.moe_residual));
   require(c.experts >= 0, fmt::format("--experts: must be 0 (dense baseline) or positive (got {})", c.experts));
   require(c.expert_hidden >= 0,
           fmt::format("--expert-hidden: must be 0 (automatic) or positive (got {})", c.expert_hidden));
@@ -90,9 +87,9 @@ VitConfig vit_model(const TrainConfig& c) {
   m.depth = v.depth;
   m.heads = v.heads;
   m.mlp_hidden = v.mlp_hidden;
-  m.pool = parse_pool(v.pool);
+  m.pool = v.pool;
   m.moe_layers = layers;
-  m.moe_residual = v.moe_residual == "on";
+  m.moe_residual = v.moe_residual;
   m.experts = c.experts;
   m.slots = c.slots;
   m.expert_hidden = c.expert_hidden;
@@ -103,8 +100,8 @@ VitConfig vit_model(const TrainConfig& c) {
                                     v.expert_params, c.experts, v.dim));
     m.expert_hidden = static_cast<int>(width);
   }
-  m.normalize = parse_normalize(r.normalize);
-  m.phi_init = parse_phi_init(r.phi_init);
+  m.normalize = r.normalize;
+  m.phi_init = r.phi_init;
   try {
     validate(m);
   } catch (const std::invalid_argument& e) {
@@ -114,11 +111,9 @@ VitConfig vit_model(const TrainConfig& c) {
 }
 
 void validate(const TrainConfig& c) {
-  require(c.model == "paper-mnist" || c.model == "vit",
-          fmt::format("--model: unknown model '{}' (expected paper-mnist or vit)", c.model));
   const TrainRecipe r = resolve_recipe(c);
   if (is_vit(c)) {
-    require(c.activation == "relu" && !c.expert_bias,
+    require(c.activation == Activation::relu && !c.expert_bias,
             "--activation/--expert-bias: the ViT's experts are always GELU with biases (paper-mnist only)");
     vit_model(c);
   } else {
@@ -131,8 +126,6 @@ void validate(const TrainConfig& c) {
     require(c.vit.expert_params == 0, "--expert-params: only with --model vit");
   }
   require(c.slots >= 1, fmt::format("--slots: must be at least 1 (got {})", c.slots));
-  require(r.optimizer == "adam" || r.optimizer == "adamw" || r.optimizer == "sgd",
-          fmt::format("--optimizer: adam, adamw or sgd (got '{}')", r.optimizer));
   require(std::isfinite(r.lr) && r.lr > 0, fmt::format("--lr: must be a positive number (got {})", r.lr));
   require(std::isfinite(r.weight_decay) && r.weight_decay >= 0,
           fmt::format("--weight-decay: must be non-negative (got {})", r.weight_decay));
@@ -140,10 +133,8 @@ void validate(const TrainConfig& c) {
           fmt::format("--momentum: must be in [0, 1) (got {})", r.momentum));
   require(r.batch >= 1, fmt::format("--batch: must be at least 1 (got {})", r.batch));
   require(r.epochs >= 1, fmt::format("--epochs: must be at least 1 (got {})", r.epochs));
-  require(r.schedule == "constant" || r.schedule == "cosine",
-          fmt::format("--schedule: constant or cosine (got '{}')", r.schedule));
   require(std::isfinite(r.warmup) && r.warmup >= 0, fmt::format("--warmup: must be non-negative (got {})", r.warmup));
-  require(r.warmup == 0 || r.schedule == "cosine", "--warmup: only with --schedule cosine");
+  require(r.warmup == 0 || r.schedule == Schedule::cosine, "--warmup: only with --schedule cosine");
   require(std::isfinite(r.label_smoothing) && r.label_smoothing >= 0 && r.label_smoothing < 1,
           fmt::format("--label-smoothing: must be in [0, 1) (got {})", r.label_smoothing));
   require(r.shift >= 0 && r.shift < kPaperImageSide,

@@ -41,14 +41,15 @@ std::optional<double> last_test_accuracy(const fs::path& csv) {
 }
 
 struct Source {
-  std::string dataset, data_dir;
+  Dataset dataset = Dataset::mnist;
+  std::string data_dir;
 };
 
 // The paper's model; the test set cut into its tokens.
 TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, Source& source, int batch) {
   TrainedRun run;
   try {
-    source.dataset = config.at("dataset").as_string();
+    source.dataset = value_named(config.at("dataset").as_string(), kDatasetNames, "dataset");
     source.data_dir = config.at("data_dir").as_string();
     const MoeModelConfig stated = moe_model_config_from_json(config.at("architecture"), (dir / "config.json").string());
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
@@ -72,7 +73,7 @@ TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, Source& 
                         PixelStats& input) {
   TrainedRun run;
   try {
-    source.dataset = config.at("dataset").as_string();
+    source.dataset = value_named(config.at("dataset").as_string(), kDatasetNames, "dataset");
     source.data_dir = config.at("data_dir").as_string();
     const VitArchitecture stated = vit_architecture_from_json(config.at("architecture"), (dir / "config.json").string());
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct DatasetInfo {
-  const char* name;
+  Dataset dataset;
   const char* title;
   const char* default_dir;
   const char* how_to_get;
@@ -23,16 +23,16 @@ struct DatasetInfo {
 };
 
 const std::array<DatasetInfo, 2> kDatasets{{
-    {"mnist", "MNIST", SOFTMOE_DATA_DIR "/mnist",
+    {Dataset::mnist, "MNIST", SOFTMOE_DATA_DIR "/mnist",
      "the repository ships it in data/mnist (restore that folder) or pass --data-dir DIR", 10},
-    {"fashion-mnist", "Fashion-MNIST", "/usr/share/datasets/fashion-mnist",
+    {Dataset::fashion_mnist, "Fashion-MNIST", "/usr/share/datasets/fashion-mnist",
      "run `make data` (installs Debian's dataset-fashion-mnist) or pass --data-dir DIR", 10},
 }};
 
-const DatasetInfo& find_dataset(const std::string& name) {
+const DatasetInfo& find_dataset(Dataset dataset) {
   for (const auto& info : kDatasets)
-    if (name == info.name) return info;
-  throw UsageError(fmt::format("unknown dataset '{}': choose mnist or fashion-mnist", name));
+    if (info.dataset == dataset) return info;
+  throw std::logic_error("a dataset without files");
 }
 
 // The names a file may have: the original gzip name, the decompressed name, and the same with the
@@ -89,8 +89,8 @@ ImageDataset load_image_split(const std::string& images_path, const std::string&
   return data;
 }
 
-ImageSplits load_image_dataset(const std::string& name, const std::string& data_dir_override) {
-  const DatasetInfo& info = find_dataset(name);
+ImageSplits load_image_dataset(Dataset dataset, const std::string& data_dir_override) {
+  const DatasetInfo& info = find_dataset(dataset);
   const fs::path dir = data_dir_override.empty() ? fs::path(info.default_dir) : fs::path(data_dir_override);
   const auto paths = find_files(info, dir);
   ImageSplits splits;

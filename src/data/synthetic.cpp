@@ -9,21 +9,7 @@
 
 namespace softmoe {
 
-SyntheticTarget parse_synthetic_target(const std::string& name) {
-  if (name == "norm") return SyntheticTarget::norm;
-  if (name == "sqnorm") return SyntheticTarget::sqnorm;
-  if (name == "maxnorm") return SyntheticTarget::maxnorm;
-  throw std::invalid_argument("unknown target '" + name + "' (expected norm, sqnorm or maxnorm)");
-}
 
-const char* to_string(SyntheticTarget target) {
-  switch (target) {
-    case SyntheticTarget::norm: return "norm";
-    case SyntheticTarget::sqnorm: return "sqnorm";
-    case SyntheticTarget::maxnorm: return "maxnorm";
-  }
-  return "?";
-}
 
 RegressionData make_synthetic(const SyntheticSpec& spec, int count, Rng& rng) {
   const int m = spec.tokens, d = spec.dim;

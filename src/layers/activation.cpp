@@ -6,15 +6,7 @@
 
 namespace softmoe {
 
-Activation parse_activation(const std::string& name) {
-  if (name == "relu") return Activation::relu;
-  if (name == "gelu") return Activation::gelu;
-  throw std::invalid_argument("unknown activation '" + name + "' (expected relu or gelu)");
-}
 
-const char* to_string(Activation activation) {
-  return activation == Activation::relu ? "relu" : "gelu";
-}
 
 template <class T>
 void activation_forward(T* out, const T* in, std::size_t n, Activation activation) {

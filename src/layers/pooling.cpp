@@ -5,13 +5,7 @@
 
 namespace softmoe {
 
-Pool parse_pool(const std::string& name) {
-  if (name == "mean") return Pool::mean;
-  if (name == "cls") return Pool::cls;
-  throw std::invalid_argument("unknown pooling '" + name + "' (expected mean or cls)");
-}
 
-const char* to_string(Pool pool) { return pool == Pool::mean ? "mean" : "cls"; }
 
 template <class T>
 void pool_forward(T* y, const T* x, int B, int L, int D, Pool pool) {

@@ -15,30 +15,6 @@ namespace softmoe {
 using kernels::gemm_parallel;
 using kernels::Trans;
 
-Normalize parse_normalize(const std::string& name) {
-  if (name == "none") return Normalize::none;
-  if (name == "router") return Normalize::router;
-  if (name == "all") return Normalize::all;
-  throw std::invalid_argument("unknown normalisation '" + name + "' (expected none, router or all)");
-}
-
-const char* to_string(Normalize normalize) {
-  switch (normalize) {
-    case Normalize::none: return "none";
-    case Normalize::router: return "router";
-    case Normalize::all: return "all";
-  }
-  return "?";
-}
-
-PhiInit parse_phi_init(const std::string& name) {
-  if (name == "uniform") return PhiInit::uniform;
-  if (name == "normal") return PhiInit::normal;
-  throw std::invalid_argument("unknown Phi initialisation '" + name + "' (expected uniform or normal)");
-}
-
-const char* to_string(PhiInit phi_init) { return phi_init == PhiInit::uniform ? "uniform" : "normal"; }
-
 template <class T>
 SoftMoeTensors<T> SoftMoeParamIds::values(ParamBuffer<T>& params, const SoftMoeShape& shape) const {
   return {params.value(phi), params.value(scale), params.value(w1),

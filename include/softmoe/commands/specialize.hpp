@@ -13,7 +13,8 @@ namespace softmoe {
 struct SpecializeConfig {
   std::string run;                    // a `softmoe train` run directory
   std::string k = "1/2,1/4,1/8";      // list of k: integers, fractions of n, or "all" (1..n-1)
-  std::string methods = "all,topk,random,oracle";
+  std::vector<SelectionMethod> methods{SelectionMethod::all, SelectionMethod::topk, SelectionMethod::random,
+                                      SelectionMethod::oracle};
   int random_trials = 10;
   double oracle_budget = 1e9;         // subset evaluations allowed per k
   int oracle_inputs = 1000;

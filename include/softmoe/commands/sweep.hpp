@@ -8,13 +8,19 @@
 #include <vector>
 
 #include "softmoe/commands/train.hpp"
+#include "softmoe/eval/subset_evaluator.hpp"
 #include "softmoe/io/json.hpp"
 
 namespace softmoe {
 
+enum class SweepTask { mnist, fashion_mnist, synthetic };
+inline constexpr EnumName<SweepTask> kSweepTaskNames[] = {
+    {SweepTask::mnist, "mnist"}, {SweepTask::fashion_mnist, "fashion-mnist"}, {SweepTask::synthetic, "synthetic"}};
+inline const char* to_string(SweepTask value) { return name_of(value, kSweepTaskNames); }
+
 struct SweepConfig {
-  std::string task = "mnist";  // mnist | fashion-mnist | synthetic
-  std::string model = "paper-mnist";
+  SweepTask task = SweepTask::mnist;
+  ModelKind model = ModelKind::paper_mnist;
   std::vector<int> experts{2, 4, 8, 16, 32, 64, 128, 256, 512};
   std::vector<long long> seeds{0};
   std::vector<double> lr;             // empty: the task's default
@@ -24,7 +30,7 @@ struct SweepConfig {
   RecipeOptions recipe;               // image tasks: the training recipe (as `train`; unset: the model's)
   int epochs = 0;                     // 0: the task's default
   std::string specialize;             // image tasks: --k list for `specialize` after training; empty: none
-  std::string methods = "all,topk,random";
+  std::vector<SelectionMethod> methods{SelectionMethod::all, SelectionMethod::topk, SelectionMethod::random};
   int random_trials = 10;
   std::string data_dir;
   int threads = 1;

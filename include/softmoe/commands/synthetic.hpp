@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "softmoe/data/synthetic.hpp"
+#include "softmoe/layers/activation.hpp"
+#include "softmoe/layers/softmoe.hpp"
+
 namespace softmoe {
 
 struct SyntheticConfig {
-  std::string target = "norm";
+  SyntheticTarget target = SyntheticTarget::norm;
   int tokens = 8;
   int dim = 16;
   double min_length = 0.5;
@@ -17,9 +21,9 @@ struct SyntheticConfig {
   std::vector<int> experts{1, 2, 4, 8, 16, 32};
   int slots = 1;
   long expert_params = 8192;
-  std::string normalize = "router";
-  std::string phi_init = "normal";
-  std::string activation = "relu";
+  Normalize normalize = Normalize::router;
+  PhiInit phi_init = PhiInit::normal;
+  Activation activation = Activation::relu;
   bool expert_bias = true;
   std::vector<long long> seeds{0, 1, 2};
   int train_size = 4096;

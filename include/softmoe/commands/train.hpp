@@ -7,10 +7,20 @@
 #include <string>
 #include <vector>
 
+#include "softmoe/data/image_dataset.hpp"
+#include "softmoe/layers/activation.hpp"
+#include "softmoe/layers/pooling.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/models/vit.hpp"
+#include "softmoe/names.hpp"
+#include "softmoe/optim.hpp"
+#include "softmoe/train/schedule.hpp"
 
 namespace softmoe {
+
+enum class ModelKind { paper_mnist, vit };
+inline constexpr EnumName<ModelKind> kModelNames[] = {{ModelKind::paper_mnist, "paper-mnist"}, {ModelKind::vit, "vit"}};
+inline const char* to_string(ModelKind value) { return name_of(value, kModelNames); }
 
 // The ViT's architecture flags (shared by `train` and `sweep`); see VitConfig.
 struct VitOptions {
@@ -19,34 +29,34 @@ struct VitOptions {
   int depth = 4;
   int heads = 4;
   int mlp_hidden = 0;            // 0: 4 dim
-  std::string pool = "cls";      // cls | mean
+  Pool pool = Pool::cls;
   std::vector<int> moe_layers;   // empty: the last half of the blocks
-  std::string moe_residual = "on";
+  bool moe_residual = true;      // --moe-residual on | off
   long expert_params = 0;        // expert weight budget per MoE layer; 0: --expert-hidden decides
 };
 
 // Training settings whose defaults depend on the model (unset: the model's default, resolve_recipe).
 struct RecipeOptions {
-  std::optional<std::string> optimizer;
+  std::optional<OptimizerKind> optimizer;
   std::optional<double> weight_decay;
   std::optional<int> batch;
   std::optional<bool> shuffle;
-  std::optional<std::string> schedule;     // constant | cosine
+  std::optional<Schedule> schedule;
   std::optional<double> warmup;            // epochs of linear warm-up (cosine only), may be fractional
   std::optional<double> label_smoothing;
   std::optional<int> shift;                // random shifts of up to this many pixels (vit only)
-  std::optional<std::string> normalize;
-  std::optional<std::string> phi_init;
+  std::optional<Normalize> normalize;
+  std::optional<PhiInit> phi_init;
 };
 
 struct TrainConfig {
-  std::string dataset = "mnist";
+  Dataset dataset = Dataset::mnist;
   std::string data_dir;  // empty: the dataset's default directory
-  std::string model = "paper-mnist";  // paper-mnist | vit
+  ModelKind model = ModelKind::paper_mnist;
   int experts = 8;       // vit: 0 = the dense baseline
   int expert_hidden = 0;  // 0: int(784 / experts) (paper-mnist), mlp width / experts (vit)
   int slots = 1;
-  std::string activation = "relu";  // paper-mnist only (the ViT's experts are GELU)
+  Activation activation = Activation::relu;  // paper-mnist only (the ViT's experts are GELU)
   bool expert_bias = false;         // paper-mnist only (the ViT's experts have biases)
   std::optional<double> lr;
   double momentum = 0.9;
@@ -62,14 +72,15 @@ struct TrainConfig {
 
 // Every training setting, resolved: the flags given, the model's defaults for the rest.
 struct TrainRecipe {
-  std::string optimizer;
+  OptimizerKind optimizer = OptimizerKind::adam;
   double lr = 0, weight_decay = 0, momentum = 0;
   int batch = 0, epochs = 0;
   bool shuffle = false;
-  std::string schedule;
+  Schedule schedule = Schedule::constant;
   double warmup = 0, label_smoothing = 0;
   int shift = 0;
-  std::string normalize, phi_init;
+  Normalize normalize = Normalize::all;
+  PhiInit phi_init = PhiInit::uniform;
 };
 
 // paper-mnist: adam 1e-3, no weight decay, batch 256, 14 epochs, file order, constant schedule, no

@@ -5,7 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "softmoe/names.hpp"
+
 namespace softmoe {
+
+enum class Dataset { mnist, fashion_mnist };
+inline constexpr EnumName<Dataset> kDatasetNames[] = {{Dataset::mnist, "mnist"}, {Dataset::fashion_mnist, "fashion-mnist"}};
+inline const char* to_string(Dataset value) { return name_of(value, kDatasetNames); }
 
 struct ImageDataset {
   std::vector<std::uint8_t> images;  // [count, rows, cols], row-major, pixel 0..255
@@ -19,12 +25,12 @@ struct ImageSplits {
   std::string source_dir;  // the directory the files were read from
 };
 
-// Loads the training and test splits of `name` ("mnist" or "fashion-mnist"; otherwise UsageError).
+// Loads the training and test splits of a dataset.
 // The directory is data_dir_override when not empty, else the default: <repo>/data/mnist for MNIST,
 // /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist) for Fashion-MNIST. It must hold
 // train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte,
 // each optionally gzip-compressed with a ".gz" suffix. Missing or invalid files: RunError.
-ImageSplits load_image_dataset(const std::string& name, const std::string& data_dir_override);
+ImageSplits load_image_dataset(Dataset dataset, const std::string& data_dir_override);
 
 // Reads one split from an image file and a label file; the two counts must agree.
 ImageDataset load_image_split(const std::string& images_path, const std::string& labels_path, int classes);

@@ -7,6 +7,8 @@
 //   maxnorm max_i ||x_i||  (the largest token norm)
 #include <string>
 
+#include "softmoe/names.hpp"
+
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {
@@ -15,8 +17,11 @@ class Rng;
 
 enum class SyntheticTarget { norm, sqnorm, maxnorm };
 
-SyntheticTarget parse_synthetic_target(const std::string& name);  // throws std::invalid_argument
-const char* to_string(SyntheticTarget target);
+inline constexpr EnumName<SyntheticTarget> kSyntheticTargetNames[] = {{SyntheticTarget::norm, "norm"}, {SyntheticTarget::sqnorm, "sqnorm"}, {SyntheticTarget::maxnorm, "maxnorm"}};
+
+// throws std::invalid_argument naming the known names
+inline SyntheticTarget parse_synthetic_target(const std::string& name) { return value_named(name, kSyntheticTargetNames, "target"); }
+inline const char* to_string(SyntheticTarget value) { return name_of(value, kSyntheticTargetNames); }
 
 struct SyntheticSpec {
   int tokens = 8;

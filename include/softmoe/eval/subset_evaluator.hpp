@@ -11,6 +11,7 @@
 #include "softmoe/data/token_dataset.hpp"
 #include "softmoe/layers/softmoe_selected.hpp"
 #include "softmoe/models/model.hpp"
+#include "softmoe/names.hpp"
 
 namespace softmoe {
 
@@ -18,16 +19,10 @@ class Rng;
 
 enum class SelectionMethod { all, topk, topk_renorm, random, oracle };
 
-inline const char* to_string(SelectionMethod method) {
-  switch (method) {
-    case SelectionMethod::all: return "all";
-    case SelectionMethod::topk: return "topk";
-    case SelectionMethod::topk_renorm: return "topk-renorm";
-    case SelectionMethod::random: return "random";
-    case SelectionMethod::oracle: return "oracle";
-  }
-  return "?";
-}
+inline constexpr EnumName<SelectionMethod> kSelectionMethodNames[] = {
+    {SelectionMethod::all, "all"},       {SelectionMethod::topk, "topk"},     {SelectionMethod::topk_renorm, "topk-renorm"},
+    {SelectionMethod::random, "random"}, {SelectionMethod::oracle, "oracle"}};
+inline const char* to_string(SelectionMethod value) { return name_of(value, kSelectionMethodNames); }
 
 // One evaluation: a method at one k over `inputs` test inputs.
 struct SelectionRow {

@@ -4,12 +4,17 @@
 #include <cstddef>
 #include <string>
 
+#include "softmoe/names.hpp"
+
 namespace softmoe {
 
 enum class Activation { relu, gelu };
 
-Activation parse_activation(const std::string& name);  // "relu" | "gelu"; throws std::invalid_argument
-const char* to_string(Activation activation);
+inline constexpr EnumName<Activation> kActivationNames[] = {{Activation::relu, "relu"}, {Activation::gelu, "gelu"}};
+
+// throws std::invalid_argument naming the known names
+inline Activation parse_activation(const std::string& name) { return value_named(name, kActivationNames, "activation"); }
+inline const char* to_string(Activation value) { return name_of(value, kActivationNames); }
 
 template <class T>
 void activation_forward(T* out, const T* in, std::size_t n, Activation activation);

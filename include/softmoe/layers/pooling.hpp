@@ -6,12 +6,17 @@
 // No parameters. Backward accumulates into dx [B, L, D].
 #include <string>
 
+#include "softmoe/names.hpp"
+
 namespace softmoe {
 
 enum class Pool { mean, cls };
 
-Pool parse_pool(const std::string& name);  // "mean" | "cls"; throws std::invalid_argument
-const char* to_string(Pool pool);
+inline constexpr EnumName<Pool> kPoolNames[] = {{Pool::cls, "cls"}, {Pool::mean, "mean"}};
+
+// throws std::invalid_argument naming the known names
+inline Pool parse_pool(const std::string& name) { return value_named(name, kPoolNames, "pooling"); }
+inline const char* to_string(Pool value) { return name_of(value, kPoolNames); }
 
 template <class T>
 void pool_forward(T* y, const T* x, int B, int L, int D, Pool pool);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "softmoe/layers/activation.hpp"
+#include "softmoe/names.hpp"
 #include "softmoe/params.hpp"
 #include "softmoe/tensor.hpp"
 
@@ -24,10 +25,17 @@ namespace softmoe {
 enum class Normalize { none, router, all };
 enum class PhiInit { uniform, normal };
 
-Normalize parse_normalize(const std::string& name);  // throws std::invalid_argument
-const char* to_string(Normalize normalize);
-PhiInit parse_phi_init(const std::string& name);
-const char* to_string(PhiInit phi_init);
+inline constexpr EnumName<Normalize> kNormalizeNames[] = {
+    {Normalize::none, "none"}, {Normalize::router, "router"}, {Normalize::all, "all"}};
+inline constexpr EnumName<PhiInit> kPhiInitNames[] = {{PhiInit::uniform, "uniform"}, {PhiInit::normal, "normal"}};
+
+// throw std::invalid_argument naming the known names
+inline Normalize parse_normalize(const std::string& name) {
+  return value_named(name, kNormalizeNames, "normalisation");
+}
+inline PhiInit parse_phi_init(const std::string& name) { return value_named(name, kPhiInitNames, "Phi initialisation"); }
+inline const char* to_string(Normalize value) { return name_of(value, kNormalizeNames); }
+inline const char* to_string(PhiInit value) { return name_of(value, kPhiInitNames); }
 
 inline constexpr double kNormEps = 1e-6;  // added to every l2 norm before dividing
 

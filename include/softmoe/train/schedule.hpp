@@ -1,6 +1,12 @@
 #pragma once
 // Learning-rate schedules, as functions of the update count.
+#include "softmoe/names.hpp"
+
 namespace softmoe {
+
+enum class Schedule { constant, cosine };
+inline constexpr EnumName<Schedule> kScheduleNames[] = {{Schedule::constant, "constant"}, {Schedule::cosine, "cosine"}};
+inline const char* to_string(Schedule value) { return name_of(value, kScheduleNames); }
 
 // The learning rate of update `step` (0-based) of `total_steps`: a linear warm-up over the first
 // warmup_steps updates, base_lr (step + 1) / warmup_steps, so that the first update is not wasted and
