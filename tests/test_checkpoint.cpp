@@ -8,6 +8,7 @@
 
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
+#include "softmoe/models/moe_model_io.hpp"
 #include "softmoe/rng.hpp"
 #include "softmoe/train/train_state.hpp"
 

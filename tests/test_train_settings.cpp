@@ -8,7 +8,7 @@
 #include "softmoe/commands/train.hpp"
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
-#include "softmoe/io/vit_checkpoint.hpp"
+#include "softmoe/models/vit_io.hpp"
 #include "softmoe/eval/subset_evaluator.hpp"
 #include "softmoe/layers/expert_selection.hpp"
 #include "softmoe/models/model.hpp"

@@ -9,6 +9,8 @@
 namespace softmoe {
 namespace {
 
+constexpr char kEveryK[] = "all";  // --k all: 1..n-1
+
 int parse_positive(const std::string& text, const std::string& item) {
   std::size_t used = 0;
   long value = 0;
@@ -29,7 +31,7 @@ std::vector<int> parse_k_list(const std::string& spec, int n) {
   std::stringstream stream(spec);
   std::string item;
   while (std::getline(stream, item, ',')) {
-    if (item == "all") {
+    if (item == kEveryK) {
       for (int k = 1; k < n; ++k) ks.push_back(k);
       continue;
     }

@@ -5,7 +5,8 @@
 #include "softmoe/data/normalized_images.hpp"
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
-#include "softmoe/io/vit_checkpoint.hpp"
+#include "softmoe/models/moe_model_io.hpp"
+#include "softmoe/models/vit_io.hpp"
 #include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
 

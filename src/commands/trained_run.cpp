@@ -11,8 +11,9 @@
 #include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
+#include "softmoe/models/moe_model_io.hpp"
 #include "softmoe/io/json.hpp"
-#include "softmoe/io/vit_checkpoint.hpp"
+#include "softmoe/models/vit_io.hpp"
 
 namespace softmoe {
 namespace fs = std::filesystem;

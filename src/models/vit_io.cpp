@@ -1,4 +1,4 @@
-#include "softmoe/io/vit_checkpoint.hpp"
+#include "softmoe/models/vit_io.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@ json::Value to_json(const VitArchitecture& a) {
   json::Array blocks;
   for (int b : c.moe_blocks()) blocks.emplace_back(b);
   json::Object o;
-  o.emplace_back("model", "vit");
+  o.emplace_back("model", kVitModelName);
   o.emplace_back("rows", c.rows);
   o.emplace_back("cols", c.cols);
   o.emplace_back("patch", c.patch);
@@ -36,7 +36,7 @@ json::Value to_json(const VitArchitecture& a) {
 
 bool is_vit_architecture(const json::Value& value) {
   const json::Value* model = value.find("model");
-  return model && *model == json::Value("vit");
+  return model && *model == json::Value(kVitModelName);
 }
 
 VitArchitecture vit_architecture_from_json(const json::Value& value, const std::string& source) {

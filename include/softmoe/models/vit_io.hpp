@@ -15,6 +15,8 @@
 
 namespace softmoe {
 
+inline constexpr char kVitModelName[] = "vit";  // the architecture's "model", as `train --model` spells it
+
 struct VitArchitecture {
   VitConfig model;
   PixelStats input;  // the normalisation of the input images
