@@ -19,6 +19,7 @@ forbid "layers kernels" "models io train eval commands cli rl"
 forbid "models" "train eval commands cli"
 forbid "data io" "models layers train eval commands cli"
 forbid "train eval" "commands cli"
+forbid "commands cli" "kernels"
 
 while read -r f; do
   lines=$(wc -l < "$f")

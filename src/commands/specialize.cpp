@@ -13,7 +13,7 @@
 #include "softmoe/eval/subset_evaluator.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/csv.hpp"
-#include "softmoe/kernels/gemm.hpp"
+#include "softmoe/threads.hpp"
 #include "softmoe/rng.hpp"
 #include "trained_run.hpp"
 
@@ -126,7 +126,7 @@ SpecializeResult run_specialize(const SpecializeConfig& c) {
   validate(c);
   SpecializeResult result;
   result.out = c.out.empty() ? (fs::path(c.run) / "specialize.csv").string() : c.out;
-  kernels::set_blas_threads(c.threads);
+  use_threads(c.threads);
   TrainedRun run = load_trained_run(c.run, c.data_dir, c.batch);
   SubsetEvaluator evaluator(*run.model, run.test);
   const int n = result.experts = evaluator.experts();

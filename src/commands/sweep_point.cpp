@@ -13,7 +13,7 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/csv.hpp"
-#include "softmoe/kernels/gemm.hpp"
+#include "softmoe/threads.hpp"
 
 namespace softmoe {
 namespace fs = std::filesystem;
@@ -155,7 +155,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
 }  // namespace
 
 void run_sweep_point(const SweepConfig& c, const SweepPoint& p, const fs::path& dir) {
-  kernels::set_blas_threads(c.threads);
+  use_threads(c.threads);
   const CsvTable rows = c.task == SweepTask::synthetic ? synthetic_rows(c, p) : image_rows(c, p, dir);
   atomic_write(sweep_point_file(dir, p), rows.str());
 }

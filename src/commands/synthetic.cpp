@@ -10,7 +10,7 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/csv.hpp"
-#include "softmoe/kernels/gemm.hpp"
+#include "softmoe/threads.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/optim.hpp"
 #include "softmoe/rng.hpp"
@@ -159,7 +159,7 @@ void validate(const SyntheticConfig& c) {
 
 std::vector<SyntheticPoint> run_synthetic(const SyntheticConfig& c) {
   validate(c);
-  kernels::set_blas_threads(c.threads);
+  use_threads(c.threads);
   std::vector<SyntheticPoint> results;
   const std::size_t total = c.experts.size() * c.seeds.size();
   for (int n : c.experts)

@@ -14,7 +14,7 @@
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/io/csv.hpp"
 #include "softmoe/io/json.hpp"
-#include "softmoe/kernels/gemm.hpp"
+#include "softmoe/threads.hpp"
 #include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
 #include "softmoe/train/classification.hpp"
@@ -160,7 +160,7 @@ TrainResult run_train(const TrainConfig& c) {
   validate(c);
   check_run_directory(c);
   const TrainRecipe r = resolve_recipe(c);
-  kernels::set_blas_threads(c.threads);
+  use_threads(c.threads);
   const fs::path dir = c.out;
 
   const ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);

@@ -1,4 +1,5 @@
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/threads.hpp"
 
 #include <cblas.h>
 
@@ -71,3 +72,9 @@ void set_blas_threads(int threads) {
 int blas_threads() { return openblas_get_num_threads(); }
 
 }  // namespace softmoe::kernels
+
+namespace softmoe {
+
+void use_threads(int threads) { kernels::set_blas_threads(threads); }
+
+}  // namespace softmoe
