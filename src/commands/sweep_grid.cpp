@@ -50,49 +50,49 @@ std::pair<int, int> parse_shard(const std::string& text) {
 }
 
 json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& grid) {
-  json::Array keys;
-  for (const auto& p : grid) keys.emplace_back(p.key);
-  json::Object o;
-  o.emplace_back("task", to_string(c.task));
-  o.emplace_back("model", c.task == SweepTask::synthetic ? to_string(c.task) : to_string(c.model));
-  o.emplace_back("epochs", c.epochs);
-  o.emplace_back("specialize", c.specialize);
+  json::Value keys = json::Value::array();
+  for (const auto& p : grid) keys.push_back(p.key);
+  json::Value o = json::Value::object();
+  o["task"] = to_string(c.task);
+  o["model"] = c.task == SweepTask::synthetic ? to_string(c.task) : to_string(c.model);
+  o["epochs"] = c.epochs;
+  o["specialize"] = c.specialize;
   std::string methods;  // as given on the command line: names joined by commas
   for (SelectionMethod m : c.methods) methods += (methods.empty() ? "" : ",") + std::string(to_string(m));
-  o.emplace_back("methods", methods);
-  o.emplace_back("random_trials", c.random_trials);
-  o.emplace_back("data_dir", c.data_dir);
-  o.emplace_back("threads", c.threads);
+  o["methods"] = methods;
+  o["random_trials"] = c.random_trials;
+  o["data_dir"] = c.data_dir;
+  o["threads"] = c.threads;
   if (c.task != SweepTask::synthetic && c.model == ModelKind::vit) {
     const VitOptions& v = c.vit;
-    json::Array layers;
-    for (int b : v.moe_layers) layers.emplace_back(b);
-    json::Object vit;
-    vit.emplace_back("patch", v.patch);
-    vit.emplace_back("dim", v.dim);
-    vit.emplace_back("depth", v.depth);
-    vit.emplace_back("heads", v.heads);
-    vit.emplace_back("mlp_hidden", v.mlp_hidden);
-    vit.emplace_back("pool", to_string(v.pool));
-    vit.emplace_back("moe_layers", std::move(layers));
-    vit.emplace_back("moe_residual", v.moe_residual ? "on" : "off");
-    o.emplace_back("vit", std::move(vit));
+    json::Value layers = json::Value::array();
+    for (int b : v.moe_layers) layers.push_back(b);
+    json::Value vit = json::Value::object();
+    vit["patch"] = v.patch;
+    vit["dim"] = v.dim;
+    vit["depth"] = v.depth;
+    vit["heads"] = v.heads;
+    vit["mlp_hidden"] = v.mlp_hidden;
+    vit["pool"] = to_string(v.pool);
+    vit["moe_layers"] = std::move(layers);
+    vit["moe_residual"] = v.moe_residual ? "on" : "off";
+    o["vit"] = std::move(vit);
   }
-  json::Object recipe;  // only the settings given: a sweep without them keeps its old identity
+  json::Value recipe = json::Value::object();  // only the settings given: a sweep without them keeps its old identity
   const RecipeOptions& r = c.recipe;
-  if (r.optimizer) recipe.emplace_back("optimizer", to_string(*r.optimizer));
-  if (r.weight_decay) recipe.emplace_back("weight_decay", *r.weight_decay);
-  if (r.batch) recipe.emplace_back("batch", *r.batch);
-  if (r.shuffle) recipe.emplace_back("shuffle", *r.shuffle);
-  if (r.schedule) recipe.emplace_back("schedule", to_string(*r.schedule));
-  if (r.warmup) recipe.emplace_back("warmup", *r.warmup);
-  if (r.label_smoothing) recipe.emplace_back("label_smoothing", *r.label_smoothing);
-  if (r.shift) recipe.emplace_back("shift", *r.shift);
-  if (r.normalize) recipe.emplace_back("normalize", to_string(*r.normalize));
-  if (r.phi_init) recipe.emplace_back("phi_init", to_string(*r.phi_init));
-  if (!recipe.empty()) o.emplace_back("recipe", std::move(recipe));
-  o.emplace_back("points", std::move(keys));
-  return json::Value(std::move(o));
+  if (r.optimizer) recipe["optimizer"] = to_string(*r.optimizer);
+  if (r.weight_decay) recipe["weight_decay"] = *r.weight_decay;
+  if (r.batch) recipe["batch"] = *r.batch;
+  if (r.shuffle) recipe["shuffle"] = *r.shuffle;
+  if (r.schedule) recipe["schedule"] = to_string(*r.schedule);
+  if (r.warmup) recipe["warmup"] = *r.warmup;
+  if (r.label_smoothing) recipe["label_smoothing"] = *r.label_smoothing;
+  if (r.shift) recipe["shift"] = *r.shift;
+  if (r.normalize) recipe["normalize"] = to_string(*r.normalize);
+  if (r.phi_init) recipe["phi_init"] = to_string(*r.phi_init);
+  if (!recipe.empty()) o["recipe"] = std::move(recipe);
+  o["points"] = std::move(keys);
+  return o;
 }
 
 }  // namespace softmoe

@@ -50,34 +50,34 @@ OptimizerConfig optimizer_config(const TrainRecipe& r) {
 // paper-mnist keys are those of runs written before --model vit existed, so that they still resume.
 json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std::string& data_dir,
                           const json::Value& architecture) {
-  json::Object o;
-  o.emplace_back("dataset", to_string(c.dataset));
-  o.emplace_back("data_dir", data_dir);
-  o.emplace_back("model", to_string(c.model));
-  o.emplace_back("architecture", architecture);
-  o.emplace_back("optimizer", to_string(r.optimizer));
-  o.emplace_back("lr", r.lr);
-  o.emplace_back("weight_decay", r.weight_decay);
-  o.emplace_back("momentum", r.momentum);
-  o.emplace_back("batch", r.batch);
-  o.emplace_back("seed", c.seed);
-  o.emplace_back("shuffle", r.shuffle);
-  o.emplace_back("threads", c.threads);
+  json::Value o = json::Value::object();
+  o["dataset"] = to_string(c.dataset);
+  o["data_dir"] = data_dir;
+  o["model"] = to_string(c.model);
+  o["architecture"] = architecture;
+  o["optimizer"] = to_string(r.optimizer);
+  o["lr"] = r.lr;
+  o["weight_decay"] = r.weight_decay;
+  o["momentum"] = r.momentum;
+  o["batch"] = r.batch;
+  o["seed"] = c.seed;
+  o["shuffle"] = r.shuffle;
+  o["threads"] = c.threads;
   if (c.model != ModelKind::paper_mnist || r.schedule != Schedule::constant || r.label_smoothing != 0) {
-    o.emplace_back("schedule", to_string(r.schedule));
-    o.emplace_back("warmup", r.warmup);
-    o.emplace_back("label_smoothing", r.label_smoothing);
-    o.emplace_back("shift", r.shift);
+    o["schedule"] = to_string(r.schedule);
+    o["warmup"] = r.warmup;
+    o["label_smoothing"] = r.label_smoothing;
+    o["shift"] = r.shift;
     // The cosine schedule spans the planned epochs: a resumed run must plan the same number.
-    if (r.schedule == Schedule::cosine) o.emplace_back("epochs", r.epochs);
+    if (r.schedule == Schedule::cosine) o["epochs"] = r.epochs;
   }
-  return json::Value(std::move(o));
+  return o;
 }
 
 // The first setting in which a resumed command differs from the run it resumes.
 std::string first_difference(const json::Value& stored, const json::Value& current) {
-  for (const auto& [key, value] : current.as_object()) {
-    const json::Value* old = stored.find(key);
+  for (const auto& [key, value] : current.items()) {
+    const json::Value* old = json::find(stored, key);
     if (!old) return fmt::format("{} is new", key);
     if (*old != value)
       return fmt::format("it was started with {} = {}, this command has {}", key, json::serialize(*old),
@@ -200,10 +200,10 @@ TrainResult run_train(const TrainConfig& c) {
   fs::create_directories(dir, ec);
   if (ec) throw RunError(fmt::format("{}: cannot create the run directory: {}", dir.string(), ec.message()));
   json::Value config_file = settings;
-  config_file.set("epochs", r.epochs);
-  config_file.set("parameters", result.parameters);
-  config_file.set("expert_parameters", result.expert_parameters);
-  config_file.set("softmoe_version", SOFTMOE_VERSION);
+  config_file["epochs"] = r.epochs;
+  config_file["parameters"] = result.parameters;
+  config_file["expert_parameters"] = result.expert_parameters;
+  config_file["softmoe_version"] = SOFTMOE_VERSION;
   atomic_write(dir / "config.json", json::serialize(config_file, 2) + "\n");
 
   // The schedule and the augmentation depend only on the update count and the epoch, so a resumed run

@@ -50,9 +50,9 @@ struct Source {
 TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, Source& source, int batch) {
   TrainedRun run;
   try {
-    source.dataset = value_named(config.at("dataset").as_string(), kDatasetNames, "dataset");
-    source.data_dir = config.at("data_dir").as_string();
-    const MoeModelConfig stated = moe_model_config_from_json(config.at("architecture"), (dir / "config.json").string());
+    source.dataset = value_named(json::as_string(json::at(config, "dataset")), kDatasetNames, "dataset");
+    source.data_dir = json::as_string(json::at(config, "data_dir"));
+    const MoeModelConfig stated = moe_model_config_from_json(json::at(config, "architecture"), (dir / "config.json").string());
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
     const MoeModelConfig stored = checkpoint_model_config(file);
     if (json::serialize(to_json(stated)) != json::serialize(to_json(stored)))
@@ -74,9 +74,9 @@ TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, Source& 
                         PixelStats& input) {
   TrainedRun run;
   try {
-    source.dataset = value_named(config.at("dataset").as_string(), kDatasetNames, "dataset");
-    source.data_dir = config.at("data_dir").as_string();
-    const VitArchitecture stated = vit_architecture_from_json(config.at("architecture"), (dir / "config.json").string());
+    source.dataset = value_named(json::as_string(json::at(config, "dataset")), kDatasetNames, "dataset");
+    source.data_dir = json::as_string(json::at(config, "data_dir"));
+    const VitArchitecture stated = vit_architecture_from_json(json::at(config, "architecture"), (dir / "config.json").string());
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
     const VitArchitecture architecture = checkpoint_vit_architecture(file);
     if (json::serialize(to_json(stated)) != json::serialize(to_json(architecture)))

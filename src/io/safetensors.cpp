@@ -106,21 +106,23 @@ std::string encode_safetensors(const std::vector<TensorView>& tensors, std::map<
 
   std::string data;
   data.reserve(data_bytes);
-  json::Value header{json::Object{}};
+  json::Value entries = json::Value::object();
   for (const auto& t : tensors) {
-    json::Array shape;
-    for (std::size_t dim : t.shape) shape.emplace_back(dim);
+    json::Value shape = json::Value::array();
+    for (std::size_t dim : t.shape) shape.push_back(dim);
     const std::size_t begin = data.size();
     if (t.bytes > 0) data.append(static_cast<const char*>(t.data), t.bytes);
-    json::Array offsets{json::Value(begin), json::Value(data.size())};
-    header.set(t.name, json::Object{{"dtype", json::Value(t.dtype)},
-                                    {"shape", json::Value(std::move(shape))},
-                                    {"data_offsets", json::Value(std::move(offsets))}});
+    json::Value entry = json::Value::object();
+    entry["dtype"] = t.dtype;
+    entry["shape"] = std::move(shape);
+    entry["data_offsets"] = json::Value::array({begin, data.size()});
+    entries[t.name] = std::move(entry);
   }
   metadata[kChecksumKey] = hex8(crc32_of(data.data(), data.size()));
-  json::Object meta;
-  for (const auto& [key, value] : metadata) meta.emplace_back(key, json::Value(value));
-  header.as_object().insert(header.as_object().begin(), json::Member{kMetadataKey, json::Value(std::move(meta))});
+  json::Value header = json::Value::object();  // the metadata first, then the tensors in their order
+  header[kMetadataKey] = json::Value::object();
+  for (const auto& [key, value] : metadata) header[kMetadataKey][key] = value;
+  for (auto& [name, entry] : entries.items()) header[name] = std::move(entry);
 
   std::string text = json::serialize(header);
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -169,9 +171,9 @@ std::string read_whole_file(const std::filesystem::path& path) {
 bool size_list(const json::Value& value, std::vector<std::size_t>& out) {
   if (!value.is_array()) return false;
   out.clear();
-  for (const auto& item : value.as_array()) {
-    if (!item.is_integer() || item.as_int() < 0) return false;
-    out.push_back(static_cast<std::size_t>(item.as_int()));
+  for (const auto& item : value) {
+    if (!item.is_number_integer() || (!item.is_number_unsigned() && item.get<std::int64_t>() < 0)) return false;
+    out.push_back(item.get<std::size_t>());
   }
   return true;
 }
@@ -206,12 +208,12 @@ SafetensorsFile SafetensorsFile::parse(std::string image, const std::string& sou
   file.source_ = source;
   file.data_start_ = 8 + header_bytes;
   const std::size_t data_bytes = image.size() - file.data_start_;
-  for (const auto& [name, entry] : header.as_object()) {
+  for (const auto& [name, entry] : header.items()) {
     if (name == kMetadataKey) {
       if (!entry.is_object()) fail("__metadata__ is not a JSON object");
-      for (const auto& [key, value] : entry.as_object()) {
+      for (const auto& [key, value] : entry.items()) {
         if (!value.is_string()) fail(fmt::format("__metadata__ value of '{}' is not a string", key));
-        file.metadata_[key] = value.as_string();
+        file.metadata_[key] = value.get<std::string>();
       }
       continue;
     }
@@ -219,14 +221,14 @@ SafetensorsFile SafetensorsFile::parse(std::string image, const std::string& sou
     if (!entry.is_object()) bad("entry is not a JSON object");
     TensorInfo info;
     info.name = name;
-    const json::Value* dtype = entry.find("dtype");
-    const json::Value* shape = entry.find("shape");
-    const json::Value* offsets = entry.find("data_offsets");
+    const json::Value* dtype = json::find(entry, "dtype");
+    const json::Value* shape = json::find(entry, "shape");
+    const json::Value* offsets = json::find(entry, "data_offsets");
     if (!dtype) bad("missing \"dtype\"");
     if (!shape) bad("missing \"shape\"");
     if (!offsets) bad("missing \"data_offsets\"");
     if (!dtype->is_string()) bad("\"dtype\" is not a string");
-    info.dtype = dtype->as_string();
+    info.dtype = dtype->get<std::string>();
     const std::size_t element_bytes = dtype_size(info.dtype);
     if (element_bytes == 0) bad(fmt::format("unknown dtype '{}'", info.dtype));
     if (!size_list(*shape, info.shape)) bad("\"shape\" is not an array of non-negative integers");

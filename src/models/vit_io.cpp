@@ -9,33 +9,33 @@ namespace softmoe {
 
 json::Value to_json(const VitArchitecture& a) {
   const VitConfig& c = a.model;
-  json::Array blocks;
+  json::Value blocks = json::Value::array();
   for (int b : c.moe_blocks()) blocks.emplace_back(b);
-  json::Object o;
-  o.emplace_back("model", kVitModelName);
-  o.emplace_back("rows", c.rows);
-  o.emplace_back("cols", c.cols);
-  o.emplace_back("patch", c.patch);
-  o.emplace_back("dim", c.dim);
-  o.emplace_back("depth", c.depth);
-  o.emplace_back("heads", c.heads);
-  o.emplace_back("mlp_hidden", c.mlp_width());
-  o.emplace_back("pool", to_string(c.pool));
-  o.emplace_back("moe_layers", std::move(blocks));
-  o.emplace_back("moe_residual", c.moe_residual);
-  o.emplace_back("experts", c.experts);
-  o.emplace_back("slots", c.slots);
-  o.emplace_back("expert_hidden", c.expert_width());
-  o.emplace_back("normalize", to_string(c.normalize));
-  o.emplace_back("phi_init", to_string(c.phi_init));
-  o.emplace_back("classes", c.classes);
-  o.emplace_back("input_mean", a.input.mean);
-  o.emplace_back("input_std", a.input.stddev);
-  return json::Value(std::move(o));
+  json::Value o = json::Value::object();
+  o["model"] = kVitModelName;
+  o["rows"] = c.rows;
+  o["cols"] = c.cols;
+  o["patch"] = c.patch;
+  o["dim"] = c.dim;
+  o["depth"] = c.depth;
+  o["heads"] = c.heads;
+  o["mlp_hidden"] = c.mlp_width();
+  o["pool"] = to_string(c.pool);
+  o["moe_layers"] = std::move(blocks);
+  o["moe_residual"] = c.moe_residual;
+  o["experts"] = c.experts;
+  o["slots"] = c.slots;
+  o["expert_hidden"] = c.expert_width();
+  o["normalize"] = to_string(c.normalize);
+  o["phi_init"] = to_string(c.phi_init);
+  o["classes"] = c.classes;
+  o["input_mean"] = a.input.mean;
+  o["input_std"] = a.input.stddev;
+  return o;
 }
 
 bool is_vit_architecture(const json::Value& value) {
-  const json::Value* model = value.find("model");
+  const json::Value* model = json::find(value, "model");
   return model && *model == json::Value(kVitModelName);
 }
 
@@ -45,7 +45,7 @@ VitArchitecture vit_architecture_from_json(const json::Value& value, const std::
   try {
     if (!is_vit_architecture(value)) throw std::runtime_error("not a ViT (\"model\" is not \"vit\")");
     const auto count = [&](const char* key, int low) {
-      const auto v = value.at(key).as_int();
+      const auto v = json::as_int(json::at(value, key));
       if (v < low || v > (1 << 24)) throw std::runtime_error(fmt::format("{} = {} is out of range", key, v));
       return static_cast<int>(v);
     };
@@ -56,20 +56,22 @@ VitArchitecture vit_architecture_from_json(const json::Value& value, const std::
     c.depth = count("depth", 1);
     c.heads = count("heads", 1);
     c.mlp_hidden = count("mlp_hidden", 1);
-    c.pool = parse_pool(value.at("pool").as_string());
-    c.moe_residual = value.at("moe_residual").as_bool();
+    c.pool = parse_pool(json::as_string(json::at(value, "pool")));
+    c.moe_residual = json::as_bool(json::at(value, "moe_residual"));
     c.experts = count("experts", 0);
     c.slots = count("slots", 1);
     c.expert_hidden = count("expert_hidden", 0);
-    c.normalize = parse_normalize(value.at("normalize").as_string());
-    c.phi_init = parse_phi_init(value.at("phi_init").as_string());
+    c.normalize = parse_normalize(json::as_string(json::at(value, "normalize")));
+    c.phi_init = parse_phi_init(json::as_string(json::at(value, "phi_init")));
     c.classes = count("classes", 1);
     c.moe_layers.clear();
-    for (const auto& b : value.at("moe_layers").as_array()) c.moe_layers.push_back(static_cast<int>(b.as_int()));
+    const json::Value& layers = json::at(value, "moe_layers");
+    if (!layers.is_array()) throw std::runtime_error("moe_layers is not an array");
+    for (const auto& b : layers) c.moe_layers.push_back(static_cast<int>(json::as_int(b)));
     if (c.experts > 0 && (c.moe_layers.empty() || c.expert_hidden < 1))
       throw std::runtime_error("a Soft MoE ViT needs moe_layers and expert_hidden");
-    a.input.mean = value.at("input_mean").as_double();
-    a.input.stddev = value.at("input_std").as_double();
+    a.input.mean = json::as_double(json::at(value, "input_mean"));
+    a.input.stddev = json::as_double(json::at(value, "input_std"));
     if (!(a.input.stddev > 0)) throw std::runtime_error("input_std must be positive");
     validate(c);
   } catch (const std::exception& e) {
