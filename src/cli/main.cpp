@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   CLI::App* sweep_merge_cmd = nullptr;
   CLI::App* sweep_cmd = cli::add_sweep_command(app, sweep, sweep_merge, &sweep_merge_cmd);
   sweep.invocation.assign(argv, argv + argc);
+  train.invocation.assign(argv, argv + argc);
 
   try {
     app.parse(argc, argv);

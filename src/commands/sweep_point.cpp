@@ -59,6 +59,7 @@ TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const 
   t.vit = c.vit;
   if (p.budget) t.vit.expert_params = p.budget;
   t.threads = c.threads;
+  t.invocation = c.invocation;
   t.out = run_dir.string();
   t.quiet = true;
   return t;

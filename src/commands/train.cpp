@@ -14,6 +14,7 @@
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/io/csv.hpp"
 #include "softmoe/io/json.hpp"
+#include "softmoe/provenance.hpp"
 #include "softmoe/threads.hpp"
 #include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
@@ -199,11 +200,19 @@ TrainResult run_train(const TrainConfig& c) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw RunError(fmt::format("{}: cannot create the run directory: {}", dir.string(), ec.message()));
+  // config.json: the settings above, every other resolved setting, sizes and provenance.
   json::Value config_file = settings;
+  config_file["schedule"] = to_string(r.schedule);  // keys already there keep their place and value
+  config_file["warmup"] = r.warmup;
+  config_file["label_smoothing"] = r.label_smoothing;
+  config_file["shift"] = r.shift;
   config_file["epochs"] = r.epochs;
   config_file["parameters"] = result.parameters;
   config_file["expert_parameters"] = result.expert_parameters;
   config_file["softmoe_version"] = SOFTMOE_VERSION;
+  config_file["command_line"] = c.invocation;
+  if (!build_commit().empty()) config_file["git_commit"] = build_commit();
+  config_file["started_utc"] = utc_timestamp();
   atomic_write(dir / "config.json", json::serialize(config_file, 2) + "\n");
 
   // The schedule and the augmentation depend only on the update count and the epoch, so a resumed run

@@ -68,6 +68,7 @@ struct TrainConfig {
   std::string out;
   bool resume = false;
   bool quiet = false;
+  std::vector<std::string> invocation;  // the command line, recorded in config.json
 };
 
 // Every training setting, resolved: the flags given, the model's defaults for the rest.
