@@ -13,13 +13,10 @@
 
 namespace softmoe::reference {
 
-// Deliberate bugs, so that tests can check that a comparison with the reference is able to fail.
-enum class Mutation {
-  none,
-  raw_combine,     // the combine weights are the raw logits (no softmax over slots)
-  no_renormalize,  // `renormalize` is ignored: always the original C
-  ties_to_higher,  // top-k breaks ties towards the higher index
-};
+// Deliberate bugs, for tests that check that a comparison with the reference can fail: raw_combine (the
+// combine weights are the raw logits, no softmax over slots), no_renormalize (`renormalize` is ignored: always
+// the original C), ties_to_higher (top-k breaks ties towards the higher index).
+enum class Mutation { none, raw_combine, no_renormalize, ties_to_higher };
 
 template <class T>
 T activate(T a, Activation activation) {
@@ -28,7 +25,7 @@ T activate(T a, Activation activation) {
   return T(0.5) * a * (T(1) + erf(a * T(M_SQRT1_2)));  // exact GELU
 }
 
-// v[j * stride] for j < count = their softmax
+// v[j * stride], j < count = their softmax
 template <class T>
 void softmax(T* v, int count, int stride) {
   using std::exp;
@@ -38,38 +35,38 @@ void softmax(T* v, int count, int stride) {
   for (int j = 0; j < count; ++j) v[j * stride] /= sum;
 }
 
+// ||v|| + eps of v[j * stride], j < count
+template <class T>
+T norm_plus_eps(const T* v, int count, int stride) {
+  using std::sqrt;
+  T sum = T(0);
+  for (int j = 0; j < count; ++j) sum += v[j * stride] * v[j * stride];
+  return sqrt(sum) + T(kNormEps);
+}
+
 // phi [d, S] -> phir [d, S]: phi (none), else scale * each column / (||column|| + eps) (router, all)
 template <class T>
 std::vector<T> router_weights(const SoftMoeTensors<T>& w, const SoftMoeShape& s) {
-  using std::sqrt;
   const int d = s.dim, S = s.total_slots();
   std::vector<T> phir(w.phi, w.phi + d * S);
-  if (s.normalize == Normalize::none) return phir;
-  for (int t = 0; t < S; ++t) {
-    T norm2 = T(0);
-    for (int k = 0; k < d; ++k) norm2 += w.phi[k * S + t] * w.phi[k * S + t];
-    const T norm = sqrt(norm2) + T(kNormEps);
+  for (int t = 0; s.normalize != Normalize::none && t < S; ++t) {
+    const T norm = norm_plus_eps(w.phi + t, d, S);
     for (int k = 0; k < d; ++k) phir[k * S + t] = *w.scale * w.phi[k * S + t] / norm;
   }
   return phir;
 }
 
-// One example's router. xe [m, d]: what the experts see; dispatch, combine [m, S].
+// One example's router: xe [m, d], what the experts see; dispatch D, combine C [m, S].
 template <class T>
-struct Routed {
-  std::vector<T> xe, dispatch, combine;
-};
+struct Routed { std::vector<T> xe, dispatch, combine; };
 
-// x [m, d], phir [d, S] -> xe, D = softmax over tokens of L, C = softmax over slots of L, L = Xr Phir
+// x [m, d], phir [d, S] -> L = Xr Phir [m, S], D = softmax over tokens of L, C = softmax over slots of L
 template <class T>
 Routed<T> route(const T* x, const std::vector<T>& phir, const SoftMoeShape& s, Mutation mutation) {
-  using std::sqrt;
   const int m = s.tokens, d = s.dim, S = s.total_slots();
-  std::vector<T> xr(x, x + m * d);  // the router's view of the tokens
+  std::vector<T> xr(x, x + m * d);  // the router's view of the tokens: each / (||token|| + eps) (router, all)
   for (int i = 0; s.normalize != Normalize::none && i < m; ++i) {
-    T norm2 = T(0);
-    for (int k = 0; k < d; ++k) norm2 += x[i * d + k] * x[i * d + k];
-    const T norm = sqrt(norm2) + T(kNormEps);
+    const T norm = norm_plus_eps(x + i * d, d, 1);
     for (int k = 0; k < d; ++k) xr[i * d + k] = x[i * d + k] / norm;
   }
   std::vector<T> logits(m * S, T(0));
