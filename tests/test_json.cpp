@@ -109,6 +109,8 @@ TEST_CASE("json: doubles round-trip exactly and stay doubles; non-finite numbers
     CHECK(serialize(back) == text);
   }
   CHECK(serialize(Value(2.0)) == "2.0");
+  CHECK(serialize(Value(0.3979553314740851)) == "0.3979553314740851");  // nlohmann's dump: ...08513
+  CHECK(serialize(Value(1e15)) == "1000000000000000.0");
   CHECK(serialize(Value(1e300)) == "1e+300");
   CHECK_THROWS_AS(serialize(Value(std::nan(""))), std::invalid_argument);
   CHECK_THROWS_AS(serialize(Value::array({1.0, HUGE_VAL})), std::invalid_argument);

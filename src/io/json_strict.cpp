@@ -23,11 +23,59 @@ std::string plain_message(const std::string& what) {
   return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
-void check_numbers(const Value& value) {
-  if (value.is_number_float() && !std::isfinite(value.get<double>()))
-    throw std::invalid_argument("JSON has no form for a non-finite number");
-  if (value.is_structured())
-    for (const auto& item : value) check_numbers(item);
+// fmt's shortest round-trip form, as softmoe wrote doubles before nlohmann-json (whose dump() is not
+// always the shortest: 0.39795533147408513 for 0.3979553314740851), with ".0" so it reads back a double.
+void write_double(std::string& out, double d) {
+  if (!std::isfinite(d)) throw std::invalid_argument("JSON has no form for a non-finite number");
+  const std::string text = fmt::format("{}", d);
+  out += text;
+  if (text.find_first_of(".e") == std::string::npos) out += ".0";
+}
+
+void write_string(std::string& out, const std::string& s) {
+  try {  // nlohmann's escaping: \" \\ \b \f \n \r \t, \u00XX for other control characters, UTF-8 as is
+    out += Value(s).dump(-1, ' ', false, Value::error_handler_t::strict);
+  } catch (const nlohmann::json::type_error& e) {
+    throw std::invalid_argument("JSON: string is not valid UTF-8: " + plain_message(e.what()));
+  }
+}
+
+void newline(std::string& out, int indent, int level) {
+  out += '\n';
+  out.append(static_cast<std::size_t>(indent) * static_cast<std::size_t>(level), ' ');
+}
+
+void write_value(std::string& out, const Value& value, int indent, int level) {
+  switch (value.type()) {
+    case Value::value_t::null: out += "null"; return;
+    case Value::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
+    case Value::value_t::number_integer: out += fmt::format("{}", value.get<std::int64_t>()); return;
+    case Value::value_t::number_unsigned: out += fmt::format("{}", value.get<std::uint64_t>()); return;
+    case Value::value_t::number_float: write_double(out, value.get<double>()); return;
+    case Value::value_t::string: write_string(out, value.get_ref<const std::string&>()); return;
+    case Value::value_t::array:
+    case Value::value_t::object: {
+      const bool object = value.is_object();
+      out += object ? '{' : '[';
+      bool first = true;
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        if (indent >= 0) newline(out, indent, level + 1);
+        if (object) {
+          write_string(out, it.key());
+          out += indent >= 0 ? ": " : ":";
+        }
+        write_value(out, it.value(), indent, level + 1);
+      }
+      if (indent >= 0 && !value.empty()) newline(out, indent, level);
+      out += object ? '}' : ']';
+      return;
+    }
+    case Value::value_t::binary:
+    case Value::value_t::discarded: break;
+  }
+  throw std::invalid_argument(std::string("JSON has no form for a ") + value.type_name() + " value");
 }
 
 [[noreturn]] void wrong_type(const Value& value, const char* wanted) {
@@ -64,12 +112,9 @@ Value parse(std::string_view text) {
 }
 
 std::string serialize(const Value& value, int indent) {
-  check_numbers(value);
-  try {
-    return value.dump(indent);
-  } catch (const nlohmann::json::type_error& e) {
-    throw std::invalid_argument(plain_message(e.what()));
-  }
+  std::string out;
+  write_value(out, value, indent, 0);
+  return out;
 }
 
 std::int64_t as_int(const Value& value) {
