@@ -46,52 +46,45 @@ struct Source {
   std::string data_dir;
 };
 
-// The paper's model; the test set cut into its tokens.
-TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, Source& source, int batch) {
+// config.json's dataset and data directory.
+Source run_source(const json::Value& config) {
+  return {value_named(json::as_string(json::at(config, "dataset")), kDatasetNames, "dataset"),
+          json::as_string(json::at(config, "data_dir"))};
+}
+
+// RunError unless the checkpoint holds the model config.json describes (both as written by to_json).
+void check_same_model(const fs::path& dir, const json::Value& stated, const json::Value& stored) {
+  if (json::serialize(stated) != json::serialize(stored))
+    throw RunError(fmt::format("{}: holds another model than config.json: {} vs {}", (dir / "model.safetensors").string(),
+                               json::serialize(stored), json::serialize(stated)));
+}
+
+// The paper's model.
+TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, const SafetensorsFile& file, int batch) {
+  const MoeModelConfig stored = checkpoint_model_config(file);
+  check_same_model(dir, to_json(moe_model_config_from_json(json::at(config, "architecture"), (dir / "config.json").string())),
+                   to_json(stored));
   TrainedRun run;
-  try {
-    source.dataset = value_named(json::as_string(json::at(config, "dataset")), kDatasetNames, "dataset");
-    source.data_dir = json::as_string(json::at(config, "data_dir"));
-    const MoeModelConfig stated = moe_model_config_from_json(json::at(config, "architecture"), (dir / "config.json").string());
-    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
-    const MoeModelConfig stored = checkpoint_model_config(file);
-    if (json::serialize(to_json(stated)) != json::serialize(to_json(stored)))
-      throw RunError(fmt::format("{}: holds another model than config.json: {} vs {}",
-                                 (dir / "model.safetensors").string(), json::serialize(to_json(stored)),
-                                 json::serialize(to_json(stated))));
-    auto model = std::make_unique<MoeModel<float>>(stored, batch);
-    load_parameters(file, model->params());
-    run.paper = model.get();
-    run.model = std::move(model);
-  } catch (const std::exception& e) {
-    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
-  }
+  auto model = std::make_unique<MoeModel<float>>(stored, batch);
+  load_parameters(file, model->params());
+  run.paper = model.get();
+  run.model = std::move(model);
   return run;
 }
 
-// A ViT; the test set normalised as the run's training images were.
-TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, Source& source, int batch,
+// A ViT with experts, and the normalisation of its training images.
+TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, const SafetensorsFile& file, int batch,
                         PixelStats& input) {
+  const VitArchitecture stored = checkpoint_vit_architecture(file);
+  check_same_model(dir, to_json(vit_architecture_from_json(json::at(config, "architecture"), (dir / "config.json").string())),
+                   to_json(stored));
+  if (stored.model.experts == 0)
+    throw UsageError(fmt::format("--run {}: a dense ViT (--experts 0) has no experts to select", dir.string()));
   TrainedRun run;
-  try {
-    source.dataset = value_named(json::as_string(json::at(config, "dataset")), kDatasetNames, "dataset");
-    source.data_dir = json::as_string(json::at(config, "data_dir"));
-    const VitArchitecture stated = vit_architecture_from_json(json::at(config, "architecture"), (dir / "config.json").string());
-    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
-    const VitArchitecture architecture = checkpoint_vit_architecture(file);
-    if (json::serialize(to_json(stated)) != json::serialize(to_json(architecture)))
-      throw RunError(fmt::format("{}: holds another model than config.json", (dir / "model.safetensors").string()));
-    if (architecture.model.experts == 0)
-      throw UsageError(fmt::format("--run {}: a dense ViT (--experts 0) has no experts to select", dir.string()));
-    auto model = std::make_unique<VitModel<float>>(architecture.model, batch);
-    load_parameters(file, model->params());
-    input = architecture.input;
-    run.model = std::move(model);
-  } catch (const UsageError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
-  }
+  auto model = std::make_unique<VitModel<float>>(stored.model, batch);
+  load_parameters(file, model->params());
+  input = stored.input;
+  run.model = std::move(model);
   return run;
 }
 
@@ -113,7 +106,16 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_
   Source source;
   PixelStats input;
   const bool vit = is_vit_architecture(config);  // config.json's "model", as in the architecture
-  TrainedRun run = vit ? load_vit_run(dir, config, source, batch, input) : load_paper_run(dir, config, source, batch);
+  TrainedRun run;
+  try {
+    source = run_source(config);
+    const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
+    run = vit ? load_vit_run(dir, config, file, batch, input) : load_paper_run(dir, config, file, batch);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
+  }
 
   const ImageSplits splits = load_image_dataset(source.dataset, data_dir.empty() ? source.data_dir : data_dir);
   if (vit) {
