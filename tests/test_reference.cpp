@@ -15,77 +15,14 @@
 #include "softmoe/layers/softmoe.hpp"
 #include "softmoe/models/moe_model.hpp"
 #include "softmoe/optim.hpp"
+#include "fixture_checker.hpp"
 #include "relative_error.hpp"
 
 using namespace softmoe;
 
 namespace {
 
-constexpr double kDoubleTolerance = 1e-9;
-constexpr double kFloatTolerance = 1e-5;
-
-SafetensorsFile fixture(const std::string& name) {
-  return SafetensorsFile::read(std::string(SOFTMOE_SOURCE_DIR "/tests/reference/fixtures/") + name + ".safetensors",
-                               /*require_checksum=*/true);
-}
-
-const std::string& meta(const SafetensorsFile& f, const std::string& key) {
-  const auto it = f.metadata().find(key);
-  if (it == f.metadata().end()) throw std::runtime_error(f.source() + ": no metadata " + key);
-  return it->second;
-}
-int meta_int(const SafetensorsFile& f, const std::string& key) { return std::stoi(meta(f, key)); }
-bool meta_bool(const SafetensorsFile& f, const std::string& key) { return meta(f, key) == "true"; }
-
-// ||a - b|| / ||b||; ||a|| when b is zero (a gradient that must vanish).
-using test::relative_error;
-
-// Compares ours[product(shape)] with fixture tensor `name`, and records the name as checked.
-// With a negative tolerance nothing is asserted; `worst` still records the largest error.
-struct Checker {
-  const SafetensorsFile& file;
-  double tolerance;
-  std::set<std::string> used;
-  double worst = 0;
-
-  template <class T>
-  std::vector<T> input(const std::string& name, const std::vector<std::size_t>& shape) {
-    used.insert(name);
-    return file.values<T>(name, shape);
-  }
-
-  template <class T>
-  void expect(const std::string& name, const T* ours, const std::vector<std::size_t>& shape) {
-    used.insert(name);
-    CAPTURE(file.source());
-    CAPTURE(name);
-    const double error = relative_error(ours, file.values<double>(name, shape));
-    CAPTURE(error);
-    worst = std::max(worst, error);
-    if (tolerance >= 0) CHECK(error <= tolerance);
-  }
-
-  template <class T>
-  void load_params(ParamBuffer<T>& params) {
-    for (const auto& e : params.entries()) {
-      file.copy_to(e.name, e.shape, params.values() + e.offset);
-      used.insert(e.name);
-    }
-  }
-
-  template <class T>
-  void expect_grads(ParamBuffer<T>& params) {
-    for (const auto& e : params.entries()) expect("grad." + e.name, params.grads() + e.offset, e.shape);
-  }
-
-  // Every tensor of the fixture was either an input or compared: nothing the engine lacks is ignored.
-  void all_used() const {
-    for (const auto& name : file.names()) {
-      CAPTURE(name);
-      CHECK(used.count(name) == 1);
-    }
-  }
-};
+using namespace softmoe::test;
 
 SoftMoeShape shape_of(const SafetensorsFile& f) {
   SoftMoeShape s;
@@ -101,7 +38,6 @@ SoftMoeShape shape_of(const SafetensorsFile& f) {
   return s;
 }
 
-std::size_t sz(int v) { return static_cast<std::size_t>(v); }
 
 // One layer forward and backward with the upstream gradient dy; checks y, dx, parameter gradients.
 // `perturb` is added to the first Phi entry after loading (to show that the comparison is sensitive).
