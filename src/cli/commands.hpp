@@ -49,6 +49,7 @@ CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& config);
 // The flags `train` and `sweep` share (model_options.cpp).
 void add_vit_options(CLI::App* cmd, VitOptions& options);
 void add_recipe_options(CLI::App* cmd, RecipeOptions& options);
+void add_router_options(CLI::App* cmd, RouterOptions& options);
 
 CLI::App* add_sweep_command(CLI::App& app, SweepConfig& config, SweepMergeConfig& merge, CLI::App** merge_cmd);
 

@@ -31,6 +31,32 @@ void add_vit_options(CLI::App* cmd, VitOptions& v) {
       ->transform(on_off())->default_str(v.moe_residual ? "on" : "off")->group(group);
 }
 
+void add_router_options(CLI::App* cmd, RouterOptions& o) {
+  const std::string group = "Router (--model paper-mnist)";
+  cmd->add_option("--router", o.router,
+                  "soft (the Soft MoE), tokens-choice (each token its top-K experts), experts-choice (each expert its "
+                  "top-C tokens) or dense (one MLP of the experts' total hidden width); sparse routers use the Soft "
+                  "MoE's experts and route groups of --group-images images")
+      ->transform(enum_names(kRouterNames))->default_str(to_string(o.router))->group(group);
+  add_optional(cmd, "--router-k", o.k, "tokens-choice: experts per token K; default 1")->group(group);
+  add_optional(cmd, "--capacity-factor", o.capacity_factor,
+               "Capacity factor c: tokens-choice C = ceil(S K c / n) per expert and group of S tokens, experts-choice "
+               "C = round(S c / n); default 1")->group(group);
+  add_optional(cmd, "--group-images", o.group_images,
+               "Images routed together (consecutive in the batch; a partial last group has its own capacity); "
+               "default 8")->group(group);
+  cmd->add_flag_callback("--bpr", [&o] { o.bpr = true; },
+                         "tokens-choice: batch priority routing (tokens offered by their top gate, not position)")
+      ->group(group);
+  add_optional(cmd, "--router-noise", o.noise,
+               "Gaussian noise of std VALUE / n on the router logits, training only; default 1 (vmoe)")->group(group);
+  add_optional(cmd, "--aux-loss", o.aux, "tokens-choice: importance,load (load only with noise), switch or none; "
+                                         "default importance,load")
+      ->transform(enum_names(kAuxLossNames))->group(group);
+  add_optional(cmd, "--aux-weight", o.aux_weight,
+               "tokens-choice: weight of the auxiliary loss (per group, averaged); default 0.005")->group(group);
+}
+
 void add_recipe_options(CLI::App* cmd, RecipeOptions& o) {
   add_optional(cmd, "--optimizer", o.optimizer, "adam, adamw (decoupled weight decay) or sgd (with --momentum); "
                                                 "default adam (paper-mnist), adamw (vit)")

@@ -44,6 +44,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
   cmd->add_option("--point", c.point, "Internal: run one point of the grid (used by worker processes)")->group("");
   add_recipe_options(cmd, c.recipe);
   add_vit_options(cmd, c.vit);
+  add_router_options(cmd, c.routing);
   cmd->require_subcommand(0, 1);
 
   *merge_cmd = cmd->add_subcommand("merge", "Merge the directories of `sweep --shard i/N` runs into --out: the "

@@ -44,6 +44,7 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
                                 "Epochs of updates; default 14 (paper-mnist), 20 (vit). With --resume it may extend a "
                                 "finished run, except under the cosine schedule (it spans the planned epochs)");
   add_recipe_options(cmd, c.recipe);
+  add_router_options(cmd, c.routing);
   cmd->add_option("--seed", c.seed, "Seed of the initialisation, of the shuffles and of the shifts")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in train.csv and config.json)")

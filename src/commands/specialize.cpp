@@ -129,11 +129,20 @@ SpecializeResult run_specialize(const SpecializeConfig& c) {
   use_threads(c.threads);
   TrainedRun run = load_trained_run(c.run, c.data_dir, c.batch);
   SubsetEvaluator evaluator(*run.model, run.test);
-  const int n = result.experts = evaluator.experts();
+  const bool sparse = run.sparse_experts > 0;
+  const int n = result.experts = sparse ? run.sparse_experts : evaluator.experts();
   result.reported_accuracy = run.reported_accuracy;
-  const std::vector<int> ks = parse_k_list(c.k, n);
-  check_writable_output(result.out, "--out");
   auto methods = c.methods;
+  if (sparse && std::any_of(methods.begin(), methods.end(), [](SelectionMethod m) { return m != SelectionMethod::all; })) {
+    // A sparse router picks each token's experts itself: `all` is what it does; subsets are not defined.
+    if (c.methods != SpecializeConfig{}.methods)
+      throw UsageError(fmt::format("--methods: a {} run chooses its own experts; only `all` applies (it reports the "
+                                   "router's measured expert work)", run.router));
+    if (!c.quiet) fmt::print(stderr, "{} run: only `all` (the router's own choice); subsets and the oracle skipped\n", run.router);
+    methods = {SelectionMethod::all};
+  }
+  const std::vector<int> ks = sparse ? std::vector<int>{} : parse_k_list(c.k, n);
+  check_writable_output(result.out, "--out");
   if (!run.paper && wants(methods, SelectionMethod::oracle)) {
     // The default list skips it with a message; asking for it is an error.
     if (c.methods != SpecializeConfig{}.methods)
@@ -150,7 +159,11 @@ SpecializeResult run_specialize(const SpecializeConfig& c) {
   };
 
   std::vector<Row>& rows = result.rows;
-  if (wants(methods, SelectionMethod::all)) log(rows.emplace_back(evaluator.all_experts()));
+  if (wants(methods, SelectionMethod::all)) {
+    Row all = evaluator.all_experts();
+    all.k = n;
+    log(rows.emplace_back(all));
+  }
   for (int k : ks) {
     if (wants(methods, SelectionMethod::topk)) log(rows.emplace_back(evaluator.selected(SelectionMethod::topk, k, nullptr)));
     if (wants(methods, SelectionMethod::topk_renorm))

@@ -91,6 +91,19 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
   if (r.normalize) recipe["normalize"] = to_string(*r.normalize);
   if (r.phi_init) recipe["phi_init"] = to_string(*r.phi_init);
   if (!recipe.empty()) o["recipe"] = std::move(recipe);
+  const RouterOptions& ro = c.routing;
+  if (ro.sparse()) {  // only with a sparse router: a Soft MoE sweep keeps its old identity
+    json::Value router = json::Value::object();
+    router["router"] = to_string(ro.router);
+    if (ro.k) router["router_k"] = *ro.k;
+    if (ro.capacity_factor) router["capacity_factor"] = *ro.capacity_factor;
+    if (ro.group_images) router["group_images"] = *ro.group_images;
+    if (ro.bpr) router["bpr"] = true;
+    if (ro.noise) router["router_noise"] = *ro.noise;
+    if (ro.aux) router["aux_loss"] = to_string(*ro.aux);
+    if (ro.aux_weight) router["aux_weight"] = *ro.aux_weight;
+    o["router"] = std::move(router);
+  }
   o["points"] = std::move(keys);
   return o;
 }

@@ -26,6 +26,8 @@ namespace {
 
 const std::vector<std::string> kTrainColumns{"hidden", "expert_params", "epochs", "train_loss", "train_accuracy",
                                              "test_loss", "test_accuracy", "train_seconds"};
+// after kTrainColumns with a sparse router: its name and what it did on the test set after the last epoch
+const std::vector<std::string> kRoutingColumns{"router", "drop_rate", "capacity_factor"};
 const std::vector<std::string> kSelectionColumns{"method",       "k",           "accuracy", "accuracy_std",
                                                  "n_trials",     "inputs",      "expert_flops",
                                                  "total_flops",  "seconds",     "threads",
@@ -57,6 +59,7 @@ TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const 
   t.seed = p.seed;
   t.recipe = c.recipe;
   t.vit = c.vit;
+  t.routing = c.routing;
   if (p.budget) t.vit.expert_params = p.budget;
   t.threads = c.threads;
   t.invocation = c.invocation;
@@ -107,7 +110,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
   const EpochRow& last = trained_run.epochs.back();
   double train_seconds = 0;
   for (const EpochRow& row : trained_run.epochs) train_seconds += row.train_seconds;
-  const std::vector<std::string> trained{std::to_string(trained_run.expert_hidden),
+  const std::vector<std::string> trained_values{std::to_string(trained_run.expert_hidden),
                                          std::to_string(trained_run.expert_parameters),
                                          std::to_string(last.epoch),
                                          csv_number(last.train_loss),
@@ -115,8 +118,16 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
                                          csv_number(last.test_loss),
                                          csv_number(last.test_accuracy),
                                          fmt::format("{:.3f}", train_seconds)};
+  std::vector<std::string> train_columns = kTrainColumns;
+  std::vector<std::string> trained = trained_values;
+  if (c.routing.sparse()) {
+    train_columns = concat(train_columns, kRoutingColumns);
+    const RoutingColumns routing = last.routing.value_or(RoutingColumns{});
+    trained = concat(trained, {to_string(c.routing.router), csv_number(routing.drop_rate),
+                               csv_number(routing.capacity_factor)});
+  }
 
-  CsvTable table(concat(concat(p.names, kTrainColumns), kSelectionColumns));
+  CsvTable table(concat(concat(p.names, train_columns), kSelectionColumns));
   if (c.specialize.empty()) {
     table.add_row(concat(concat(p.values, trained), {"all", std::to_string(p.experts), csv_number(last.test_accuracy),
                                                      "", "1", "", "", "", "", std::to_string(c.threads), ""}));
@@ -136,6 +147,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
   s.run = run.string();
   s.k = ks.empty() ? std::to_string(p.experts) : ks;
   s.methods = c.methods;
+  if (c.routing.sparse()) s.methods = {SelectionMethod::all};  // the router's own choice, as measured
   s.random_trials = c.random_trials;
   s.threads = c.threads;
   s.data_dir = c.data_dir;

@@ -33,6 +33,15 @@ constexpr const char* kRunFiles[] = {"model.safetensors", "optimizer.safetensors
 const std::vector<std::string> kCsvHeader{"epoch",       "train_loss",    "train_accuracy",     "test_loss",
                                           "test_accuracy", "train_seconds", "eval_seconds",
                                           "samples_per_second", "threads"};
+// appended for sparse routers
+const std::vector<std::string> kRoutingHeader{"drop_rate", "capacity_factor", "tokens_per_expert_min",
+                                              "tokens_per_expert_max", "aux_loss"};
+
+std::vector<std::string> csv_header(bool routed) {
+  std::vector<std::string> header = kCsvHeader;
+  if (routed) header.insert(header.end(), kRoutingHeader.begin(), kRoutingHeader.end());
+  return header;
+}
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
@@ -123,14 +132,21 @@ std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r
 }
 
 std::string epoch_csv_row(const EpochRow& row, int threads) {
-  return csv_row({std::to_string(row.epoch), csv_number(row.train_loss), csv_number(row.train_accuracy),
-                  csv_number(row.test_loss), csv_number(row.test_accuracy), fmt::format("{:.3f}", row.train_seconds),
-                  fmt::format("{:.3f}", row.eval_seconds), fmt::format("{:.1f}", row.samples_per_second),
-                  std::to_string(threads)});
+  std::vector<std::string> fields{std::to_string(row.epoch), csv_number(row.train_loss), csv_number(row.train_accuracy),
+                                  csv_number(row.test_loss), csv_number(row.test_accuracy),
+                                  fmt::format("{:.3f}", row.train_seconds), fmt::format("{:.3f}", row.eval_seconds),
+                                  fmt::format("{:.1f}", row.samples_per_second), std::to_string(threads)};
+  if (row.routing) {
+    const RoutingColumns& r = *row.routing;
+    fields.insert(fields.end(), {csv_number(r.drop_rate), csv_number(r.capacity_factor),
+                                 std::to_string(r.tokens_per_expert_min), std::to_string(r.tokens_per_expert_max),
+                                 csv_number(r.aux_loss)});
+  }
+  return csv_row(fields);
 }
 
 // The rows of the train.csv text kept in the resume state (the epochs of earlier invocations).
-std::vector<EpochRow> epoch_rows(const std::string& csv, const fs::path& source) {
+std::vector<EpochRow> epoch_rows(const std::string& csv, const fs::path& source, bool routed) {
   std::vector<EpochRow> rows;
   std::istringstream lines(csv);
   std::string line;
@@ -144,9 +160,11 @@ std::vector<EpochRow> epoch_rows(const std::string& csv, const fs::path& source)
     } catch (const std::exception&) {
       f.clear();
     }
-    if (f.size() != kCsvHeader.size())
+    if (f.size() != csv_header(routed).size())
       throw RunError(fmt::format("{}: its train.csv rows are damaged", source.string()));
-    rows.push_back({static_cast<int>(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7]});
+    rows.push_back({static_cast<int>(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7], std::nullopt});
+    if (routed)
+      rows.back().routing = RoutingColumns{f[9], f[10], static_cast<long>(f[11]), static_cast<long>(f[12]), f[13]};
   }
   return rows;
 }
@@ -178,7 +196,8 @@ TrainResult run_train(const TrainConfig& c) {
   result.expert_hidden = model.expert_hidden;
   result.parameters = static_cast<long>(classifier.params().size());
   result.expert_parameters = static_cast<long>(classifier.expert_param_count());
-  TrainProgress progress{0, json::serialize(settings), csv_row(kCsvHeader)};
+  const bool routed = classifier.routing_counts() != nullptr;
+  TrainProgress progress{0, json::serialize(settings), csv_row(csv_header(routed))};
   if (c.resume) {
     const TrainProgress stored = load_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer);
     json::Value stored_settings;
@@ -191,7 +210,7 @@ TrainResult run_train(const TrainConfig& c) {
             fmt::format("--resume {}: {}", dir.string(), first_difference(stored_settings, settings)));
     progress.epoch = stored.epoch;
     progress.csv = stored.csv;
-    result.epochs = epoch_rows(stored.csv, dir / "optimizer.safetensors");
+    result.epochs = epoch_rows(stored.csv, dir / "optimizer.safetensors", routed);
     // A run killed between the writes of one epoch's files: make them all agree with the state again.
     model.save_checkpoint(dir / "model.safetensors", progress.epoch);
     atomic_write(dir / "train.csv", progress.csv);
@@ -239,17 +258,31 @@ TrainResult run_train(const TrainConfig& c) {
     const auto order = epoch_order(c, r, train.count, epoch);
     shift_rng = std::make_unique<Rng>(static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(epoch) << 40),
                                       Stream::data);
+    // router noise: one stream per (seed, epoch), like the shuffles, so a resumed run draws the same
+    classifier.set_training(true, static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(epoch) << 40));
+    classifier.reset_routing_counts();
     const auto train_start = std::chrono::steady_clock::now();
     const EpochMetrics trained = train_classifier_epoch(
         classifier, optimizer, train, order, [&](int done, double loss) { report.update(epoch, done, loss); }, recipe);
     const double train_seconds = seconds_since(train_start);
+    std::optional<RoutingColumns> routing;
+    if (routed) routing = RoutingColumns{0, 0, 0, 0, classifier.routing_counts()->mean_aux_loss()};
+    classifier.set_training(false, 0);
+    classifier.reset_routing_counts();
     const auto eval_start = std::chrono::steady_clock::now();
     tested = evaluate_classifier(classifier, test);
     const double eval_seconds = seconds_since(eval_start);
+    if (routed) {
+      const RoutingCounts& counts = *classifier.routing_counts();
+      routing->drop_rate = counts.drop_rate();
+      routing->capacity_factor = counts.realised_capacity_factor();
+      routing->tokens_per_expert_min = counts.min_per_expert;
+      routing->tokens_per_expert_max = counts.max_per_expert;
+    }
 
     progress.epoch = epoch;
     const EpochRow row{epoch,         trained.loss, trained.accuracy, tested.loss, tested.accuracy,
-                       train_seconds, eval_seconds, train.count / train_seconds};
+                       train_seconds, eval_seconds, train.count / train_seconds, routing};
     result.epochs.push_back(row);
     progress.csv += epoch_csv_row(row, c.threads);
     save_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer, progress);

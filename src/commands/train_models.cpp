@@ -6,6 +6,7 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/models/moe_model_io.hpp"
+#include "softmoe/models/routed_model_io.hpp"
 #include "softmoe/models/vit_io.hpp"
 #include "softmoe/data/paper_mnist.hpp"
 #include "softmoe/rng.hpp"
@@ -34,6 +35,18 @@ void TrainedModel::save_checkpoint(const std::filesystem::path& path, int epoch)
 
 TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, const ImageSplits& splits) {
   TrainedModel m;
+  if (c.model == ModelKind::paper_mnist && c.routing.sparse()) {
+    const RoutedModelConfig config = routed_paper_mnist_model(c);
+    m.model = std::make_unique<RoutedMoeModel<float>>(config, r.batch);
+    m.expert_hidden = config.moe.hidden;
+    m.architecture = to_json(config);
+    m.train = paper_mnist_tokens(splits.train, splits.source_dir);
+    m.test = paper_mnist_tokens(splits.test, splits.source_dir);
+    m.description = config.moe.routed() ? fmt::format("{}, {} experts of hidden {}", to_string(config.moe.routing),
+                                                      config.moe.experts, config.moe.hidden)
+                                         : fmt::format("dense, one MLP of hidden {}", config.moe.hidden);
+    return m;
+  }
   if (c.model == ModelKind::paper_mnist) {
     const MoeModelConfig config = paper_mnist_model(c);
     auto paper = std::make_unique<MoeModel<float>>(config, r.batch);

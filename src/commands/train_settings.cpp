@@ -139,6 +139,15 @@ void validate(const TrainConfig& c) {
           fmt::format("--label-smoothing: must be in [0, 1) (got {})", r.label_smoothing));
   require(r.shift >= 0 && r.shift < kPaperImageSide,
           fmt::format("--shift: must be in 0..27 pixels (got {})", r.shift));
+  if (c.routing.sparse()) {
+    require(!is_vit(c), "--router: sparse routers are for --model paper-mnist");
+    routed_paper_mnist_model(c);
+  } else {
+    const RouterOptions& o = c.routing;
+    require(!o.k && !o.capacity_factor && !o.group_images && !o.bpr && !o.noise && !o.aux && !o.aux_weight,
+            "--router-k/--capacity-factor/--group-images/--bpr/--router-noise/--aux-loss/--aux-weight: only with "
+            "a sparse --router (tokens-choice, experts-choice)");
+  }
   require(c.seed >= 0, fmt::format("--seed: must be non-negative (got {})", c.seed));
   require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
   require(!c.out.empty(), "--out: give the run directory");

@@ -12,6 +12,7 @@
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/models/moe_model_io.hpp"
+#include "softmoe/models/routed_model_io.hpp"
 #include "softmoe/io/json.hpp"
 #include "softmoe/models/vit_io.hpp"
 
@@ -72,6 +73,21 @@ TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, const 
   return run;
 }
 
+// The paper's model with a sparse router.
+TrainedRun load_routed_run(const fs::path& dir, const json::Value& config, const SafetensorsFile& file, int batch) {
+  const RoutedModelConfig stored = checkpoint_routed_model_config(file);
+  check_same_model(dir,
+                   to_json(routed_model_config_from_json(json::at(config, "architecture"), (dir / "config.json").string())),
+                   to_json(stored));
+  TrainedRun run;
+  auto model = std::make_unique<RoutedMoeModel<float>>(stored, batch);
+  load_parameters(file, model->params());
+  run.sparse_experts = stored.moe.experts;
+  run.router = to_string(stored.moe.routing);
+  run.model = std::move(model);
+  return run;
+}
+
 // A ViT with experts, and the normalisation of its training images.
 TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, const SafetensorsFile& file, int batch,
                         PixelStats& input) {
@@ -110,7 +126,10 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_
   try {
     source = run_source(config);
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
-    run = vit ? load_vit_run(dir, config, file, batch, input) : load_paper_run(dir, config, file, batch);
+    if (vit) run = load_vit_run(dir, config, file, batch, input);
+    else if (is_routed_architecture(json::at(config, "architecture"))) run = load_routed_run(dir, config, file, batch);
+    else run = load_paper_run(dir, config, file, batch);
+    if (run.router.empty()) run.router = "soft";
   } catch (const UsageError&) {
     throw;
   } catch (const std::exception& e) {

@@ -14,6 +14,8 @@ namespace softmoe {
 struct TrainedRun {
   std::unique_ptr<Model<float>> model;
   MoeModel<float>* paper = nullptr;  // the same model when it is the paper's (the only one with an oracle)
+  int sparse_experts = 0;            // n of a sparse router's layer (0: a Soft MoE model)
+  std::string router;                // soft, or the sparse router's name
   TokenDataset test;
   std::optional<double> reported_accuracy;  // the last test_accuracy of train.csv
 };

@@ -30,8 +30,9 @@ WorkCount full_forward_work(const Model<float>& model, long inputs) {
 
 SubsetEvaluator::SubsetEvaluator(Model<float>& model, const TokenDataset& test) : model_(model), test_(test) {
   const auto layers = model.moe_layers();
-  if (layers.empty()) throw std::invalid_argument("SubsetEvaluator: the model has no Soft MoE layer");
-  experts_ = layers.front().experts;
+  if (layers.empty() && !model.routing_counts())
+    throw std::invalid_argument("SubsetEvaluator: the model has no Soft MoE layer and no sparse router");
+  experts_ = layers.empty() ? 0 : layers.front().experts;
 }
 
 const float* SubsetEvaluator::inputs(int first) const {
@@ -41,6 +42,7 @@ const float* SubsetEvaluator::inputs(int first) const {
 SelectionRow SubsetEvaluator::all_experts() {
   SelectionRow row(SelectionMethod::all, experts_);
   const int batch = model_.max_batch(), classes = model_.outputs();
+  model_.reset_routing_counts();
   const auto start = std::chrono::steady_clock::now();
   long correct = 0;
   for (int first = 0; first < test_.count; first += batch) {
@@ -51,6 +53,10 @@ SelectionRow SubsetEvaluator::all_experts() {
   row.inputs = test_.count;
   row.accuracy = static_cast<double>(correct) / test_.count;
   row.work = full_forward_work(model_, test_.count);
+  if (model_.routing_counts()) {  // what the sparse router did, as measured
+    row.work.expert += model_.measured_expert_flops();
+    row.work.total += model_.measured_expert_flops();
+  }
   return row;
 }
 

@@ -28,6 +28,7 @@ struct SweepConfig {
   std::vector<int> expert_hidden;     // image tasks: expert widths; empty: the model's default
   VitOptions vit;                     // --model vit: the architecture (as `train`)
   RecipeOptions recipe;               // image tasks: the training recipe (as `train`; unset: the model's)
+  RouterOptions routing;              // paper-mnist: the router (as `train`)
   int epochs = 0;                     // 0: the task's default
   std::string specialize;             // image tasks: --k list for `specialize` after training; empty: none
   std::vector<SelectionMethod> methods{SelectionMethod::all, SelectionMethod::topk, SelectionMethod::random};

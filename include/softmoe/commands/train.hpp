@@ -10,7 +10,9 @@
 #include "softmoe/data/image_dataset.hpp"
 #include "softmoe/layers/activation.hpp"
 #include "softmoe/layers/pooling.hpp"
+#include "softmoe/layers/sparse_moe.hpp"
 #include "softmoe/models/moe_model.hpp"
+#include "softmoe/models/routed_model.hpp"
 #include "softmoe/models/vit.hpp"
 #include "softmoe/names.hpp"
 #include "softmoe/optim.hpp"
@@ -33,6 +35,30 @@ struct VitOptions {
   std::vector<int> moe_layers;   // empty: the last half of the blocks
   bool moe_residual = true;      // --moe-residual on | off
   long expert_params = 0;        // expert weight budget per MoE layer; 0: --expert-hidden decides
+};
+
+// The MoE layer's router: the Soft MoE, or a sparse router of the Soft MoE paper's comparison
+// (layers/sparse_moe.hpp) with the same experts.
+enum class Router { soft, tokens_choice, experts_choice, dense };
+inline constexpr EnumName<Router> kRouterNames[] = {{Router::soft, "soft"},
+                                                   {Router::tokens_choice, "tokens-choice"},
+                                                   {Router::experts_choice, "experts-choice"},
+                                                   {Router::dense, "dense"}};
+inline const char* to_string(Router value) { return name_of(value, kRouterNames); }
+
+// The sparse routers' flags (shared by `train` and `sweep`); unset: the router's default, and refused
+// for a router they do not apply to.
+struct RouterOptions {
+  Router router = Router::soft;
+  std::optional<int> k;                   // Tokens Choice, default 1
+  std::optional<double> capacity_factor;  // default 1
+  std::optional<int> group_images;        // default 8
+  bool bpr = false;                       // Tokens Choice
+  std::optional<double> noise;            // default 1 (vmoe): std noise / n, training only
+  std::optional<AuxLoss> aux;             // Tokens Choice, default importance,load
+  std::optional<double> aux_weight;       // default 0.005 (vmoe's ViT configs)
+
+  bool sparse() const { return router != Router::soft; }
 };
 
 // Training settings whose defaults depend on the model (unset: the model's default, resolve_recipe).
@@ -63,6 +89,7 @@ struct TrainConfig {
   std::optional<int> epochs;
   RecipeOptions recipe;
   VitOptions vit;
+  RouterOptions routing;
   long long seed = 0;
   int threads = 1;
   std::string out;
@@ -94,17 +121,35 @@ TrainRecipe resolve_recipe(const TrainConfig& config);
 // Linear(h -> 196), flatten, Linear(784 -> 10), bias-free head.
 MoeModelConfig paper_mnist_model(const TrainConfig& config);
 
+// The paper's MNIST model with --router tokens-choice, experts-choice or dense: the same experts as the
+// Soft MoE at the same n (dense: one expert of the total hidden width n h).
+RoutedModelConfig routed_paper_mnist_model(const TrainConfig& config);
+
+// The sparse layer --router and its flags describe for MoE inputs of `tokens` tokens of width `dim`,
+// experts of hidden width `hidden` (UsageError naming the flag).
+SparseMoeShape sparse_moe_shape(const RouterOptions& options, int experts, int tokens, int dim, int hidden, int dim_out);
+
 // The ViT of --model vit on 28 x 28 images with 10 classes (UsageError naming the flag if impossible).
 VitConfig vit_model(const TrainConfig& config);
 
 // Throws UsageError naming the flag.
 void validate(const TrainConfig& config);
 
+// A sparse router's columns of train.csv: what it did on the test set after the epoch (drops, realised
+// capacity factor, fewest and most tokens one expert kept in one group) and the epoch's mean weighted
+// auxiliary loss in training.
+struct RoutingColumns {
+  double drop_rate = 0, capacity_factor = 0;
+  long tokens_per_expert_min = 0, tokens_per_expert_max = 0;
+  double aux_loss = 0;
+};
+
 // One row of train.csv, as values.
 struct EpochRow {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
   double train_seconds = 0, eval_seconds = 0, samples_per_second = 0;
+  std::optional<RoutingColumns> routing;  // sparse routers only
 };
 
 // What a run directory holds after run_train: every completed epoch (those of earlier, resumed

@@ -44,11 +44,12 @@ WorkCount full_forward_work(const Model<float>& model, long inputs);
 
 class SubsetEvaluator {
  public:
-  // model has at least one Soft MoE layer; test inputs are [count, model.input_size()]. Both must outlive
+  // model has at least one Soft MoE layer or a sparse router (then only all_experts() applies: its work
+  // is the experts' as measured, the router's logits count as dense work); test inputs are [count, model.input_size()]. Both must outlive
   // the evaluator.
   SubsetEvaluator(Model<float>& model, const TokenDataset& test);
 
-  int experts() const { return experts_; }  // n of every Soft MoE layer
+  int experts() const { return experts_; }  // n of every Soft MoE layer; 0 for a sparse router
   const TokenDataset& test() const { return test_; }
 
   SelectionRow all_experts();

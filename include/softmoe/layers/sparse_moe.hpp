@@ -32,6 +32,10 @@ namespace softmoe {
 enum class SparseRouting { tokens_choice, experts_choice, dense };
 enum class AuxLoss { importance_load, switch_balance, none };
 
+inline constexpr EnumName<SparseRouting> kSparseRoutingNames[] = {{SparseRouting::tokens_choice, "tokens-choice"},
+                                                                  {SparseRouting::experts_choice, "experts-choice"},
+                                                                  {SparseRouting::dense, "dense"}};
+inline const char* to_string(SparseRouting value) { return name_of(value, kSparseRoutingNames); }
 inline constexpr EnumName<AuxLoss> kAuxLossNames[] = {
     {AuxLoss::importance_load, "importance,load"}, {AuxLoss::switch_balance, "switch"}, {AuxLoss::none, "none"}};
 inline const char* to_string(AuxLoss value) { return name_of(value, kAuxLossNames); }
@@ -112,6 +116,7 @@ struct RoutingCounts {
   void add(const RoutingCounts& other);
   double drop_rate() const { return choices > 0 ? static_cast<double>(dropped) / choices : 0.0; }
   // n C over the pairs asked for (Tokens Choice: S K; Experts Choice: S).
+  double mean_aux_loss() const { return forward_calls > 0 ? aux_loss / forward_calls : 0.0; }
   double realised_capacity_factor() const { return choices > 0 ? static_cast<double>(capacity) / choices : 0.0; }
 };
 

@@ -4,11 +4,13 @@
 // evaluation (eval/) and the commands reach a model through this alone. Batched layouts:
 //   inputs [B, input_size()]  ->  outputs [B, outputs()]     (B <= max_batch())
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "softmoe/layers/softmoe.hpp"
 #include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/layers/sparse_moe.hpp"
 #include "softmoe/params.hpp"
 
 namespace softmoe {
@@ -51,12 +53,23 @@ class Model {
   // multiply-add counts 2): with moe_layers(), what eval/ counts as a forward pass's work.
   virtual double dense_flops_per_input() const = 0;
 
-  // Parameters of all experts of all Soft MoE layers (w1, w2 and their biases), as the paper counts them.
-  std::size_t expert_param_count() const {
+  // Parameters of all experts of all MoE layers (w1, w2 and their biases), as the paper counts them.
+  virtual std::size_t expert_param_count() const {
     std::size_t total = 0;
     for (const SoftMoeShape& shape : moe_layers()) total += softmoe_expert_params(shape);
     return total;
   }
+
+  // Sparse routers (sparse_moe.hpp) only; a Soft MoE model keeps these defaults.
+  // Training adds router noise (drawn from a generator seeded with noise_seed); evaluation does not.
+  virtual void set_training(bool training, std::uint64_t noise_seed) { (void)training, (void)noise_seed; }
+  // The weighted auxiliary loss of the last forward(); backward() adds its gradient.
+  virtual double auxiliary_loss() const { return 0; }
+  // What the routers did since the last reset, summed over layers; null for a model without sparse routers.
+  virtual const RoutingCounts* routing_counts() const { return nullptr; }
+  virtual void reset_routing_counts() {}
+  // Expert work of the forward passes since the last reset, as measured (a multiply-add counts 2).
+  virtual double measured_expert_flops() const { return 0; }
 };
 
 }  // namespace softmoe
