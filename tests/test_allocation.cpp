@@ -13,6 +13,7 @@
 #include "softmoe/kernels/gemm.hpp"
 #include "softmoe/layers/loss.hpp"
 #include "softmoe/models/moe_model.hpp"
+#include "softmoe/models/routed_model.hpp"
 #include "softmoe/optim.hpp"
 #include "softmoe/rng.hpp"
 
@@ -64,25 +65,14 @@ using namespace softmoe;
 
 namespace {
 
-// Allocations made by `steps` training steps of the paper's MNIST model with n experts of hidden h,
-// after two warm-up steps.
-long allocations_in_steps(int experts, int hidden, int threads, int steps) {
+// Allocations made by `steps` training steps of `model` (inputs [64, 4, 196], 10 classes), after two
+// warm-up steps.
+long allocations_in_steps(Model<float>& model, int threads, int steps) {
   kernels::set_blas_threads(threads);
   const int batch = 64, classes = 10;
-  MoeModelConfig config;
-  config.moe.tokens = 4;
-  config.moe.dim = 196;
-  config.moe.experts = experts;
-  config.moe.hidden = hidden;
-  config.moe.dim_out = 196;
-  config.moe.normalize = Normalize::all;
-  config.outputs = classes;
-  config.head_bias = false;
-  config.phi_init = PhiInit::uniform;
-  MoeModel<float> model(config, batch);
   Rng rng(0, Stream::init);
   model.init(rng);
-  model.moe_activations().store_slots = false;  // as train_classifier_epoch runs it
+  model.set_training(true, 7);
   Optimizer<float> optimizer(OptimizerConfig{}, model.params().size());
   std::vector<float> x(static_cast<std::size_t>(batch) * 4 * 196), probs(batch * classes), dlogits(batch * classes);
   std::vector<std::int32_t> labels(batch);
@@ -108,6 +98,42 @@ long allocations_in_steps(int experts, int hidden, int threads, int steps) {
   return allocations.load();
 }
 
+// The paper's MNIST model with n experts of hidden h.
+long soft_moe_allocations(int experts, int hidden, int threads) {
+  MoeModelConfig config;
+  config.moe.tokens = 4;
+  config.moe.dim = 196;
+  config.moe.experts = experts;
+  config.moe.hidden = hidden;
+  config.moe.dim_out = 196;
+  config.moe.normalize = Normalize::all;
+  config.outputs = 10;
+  config.head_bias = false;
+  config.phi_init = PhiInit::uniform;
+  MoeModel<float> model(config, 64);
+  model.moe_activations().store_slots = false;  // as train_classifier_epoch runs it
+  return allocations_in_steps(model, threads, 3);
+}
+
+// The same experts behind a sparse router.
+long routed_allocations(SparseRouting routing, int experts, int k, bool bpr, AuxLoss aux, int threads) {
+  RoutedModelConfig config;
+  config.moe.routing = routing;
+  config.moe.tokens = 4;
+  config.moe.dim = 196;
+  config.moe.experts = routing == SparseRouting::dense ? 1 : experts;
+  config.moe.hidden = routing == SparseRouting::dense ? 784 : 784 / experts;
+  config.moe.dim_out = 196;
+  config.moe.k = k;
+  config.moe.capacity_factor = 1.25;
+  config.moe.bpr = bpr;
+  config.moe.noise_std = routing == SparseRouting::dense ? 0.0 : 1.0;
+  config.moe.aux = aux;
+  config.moe.aux_weight = 0.01;
+  RoutedMoeModel<float> model(config, 64);
+  return allocations_in_steps(model, threads, 3);
+}
+
 }  // namespace
 
 TEST_CASE("allocation: the counting operator new sees allocations in its window") {
@@ -124,6 +150,16 @@ TEST_CASE("allocation: a steady-state training step allocates nothing") {
     for (int experts : {8, 128}) {  // wide experts, and small ones processed in example blocks
       CAPTURE(threads);
       CAPTURE(experts);
-      CHECK(allocations_in_steps(experts, 784 / experts, threads, 3) == 0);
+      CHECK(soft_moe_allocations(experts, 784 / experts, threads) == 0);
     }
+}
+
+TEST_CASE("allocation: a steady-state training step of a sparse router allocates nothing") {
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    CHECK(routed_allocations(SparseRouting::tokens_choice, 8, 2, true, AuxLoss::importance_load, threads) == 0);
+    CHECK(routed_allocations(SparseRouting::tokens_choice, 64, 1, false, AuxLoss::switch_balance, threads) == 0);
+    CHECK(routed_allocations(SparseRouting::experts_choice, 32, 1, false, AuxLoss::none, threads) == 0);
+    CHECK(routed_allocations(SparseRouting::dense, 8, 1, false, AuxLoss::none, threads) == 0);
+  }
 }

@@ -21,10 +21,10 @@ void tokens_choice_group(SparseMoeActivations<T>& act, long first, int S, Routin
   }
   int* order = act.order.data();
   for (int t = 0; t < S; ++t) order[t] = t;
-  if (s.bpr)
-    std::stable_sort(order, order + S, [&](int a, int b) {
-      const long ta = first + a, tb = first + b;
-      return gates[ta * n + choice[ta * K]] > gates[tb * n + choice[tb * K]];
+  if (s.bpr)  // by top-1 gate, descending, ties by position (std::sort: stable_sort would allocate)
+    std::sort(order, order + S, [&](int a, int b) {
+      const T ga = gates[(first + a) * n + choice[(first + a) * K]], gb = gates[(first + b) * n + choice[(first + b) * K]];
+      return ga > gb || (ga == gb && a < b);
     });
   int* count = act.count.data();
   std::fill(count, count + n, 0);
