@@ -74,14 +74,21 @@ double relative_difference(const float* a, const float* b, std::size_t n) {
   return std::sqrt(diff / norm);
 }
 
-void check_gradients(const VitConfig& config) {
+// The loss is sum(logits r) plus the auxiliary losses of sparse routers, whose noise is drawn afresh
+// from the same seed at every evaluation. The sparse routers' router gradients are small enough for
+// round-off to reach 4e-6 at the default step: they use 1e-5 (truncation stays far below 1e-6).
+void check_gradients(const VitConfig& config, double step = 1e-6) {
   const int B = 3;
   VitModel<double> model(config, B);
   init_perturbed(model, 31);
   const auto images = random_images<double>(config, B, 32);
   Rng rng(33, Stream::data);
   const auto r = random_vector(static_cast<std::size_t>(B) * config.classes, rng);
-  auto loss = [&] { return weighted_sum(model.forward(images.data(), B), r); };
+  auto loss = [&] {
+    model.set_training(true, 5);
+    const double task = weighted_sum(model.forward(images.data(), B), r);
+    return task + model.auxiliary_loss();
+  };
   loss();
   auto& params = model.params();
   std::fill(params.grads(), params.grads() + params.size(), kStart);
@@ -90,7 +97,7 @@ void check_gradients(const VitConfig& config) {
     CAPTURE(e.name);
     std::vector<double> g(params.grads() + e.offset, params.grads() + e.offset + e.size);
     for (auto& v : g) v -= kStart;
-    CHECK(gradient_error(params.values() + e.offset, g.data(), e.size, loss) < 1e-6);
+    CHECK(gradient_error(params.values() + e.offset, g.data(), e.size, loss, step) < 1e-6);
   }
 }
 
@@ -111,6 +118,28 @@ TEST_CASE("vit model: every parameter gradient matches central differences") {
     check_gradients(c);
     c.experts = 0;
     check_gradients(c);
+  }
+  SUBCASE("sparse routers in the MoE blocks: Tokens Choice with noise and both losses, Experts Choice") {
+    VitConfig c = tiny_config(Pool::cls, true);
+    c.moe_layers = {0, 1};
+    c.slots = 1;
+    SparseMoeShape tc;
+    tc.routing = SparseRouting::tokens_choice;
+    tc.k = 2, tc.capacity_factor = 1.0, tc.group_images = 2, tc.bpr = true, tc.noise_std = 1.0;
+    tc.aux = AuxLoss::importance_load, tc.aux_weight = 0.3;
+    c.router = tc;
+    INFO("tokens choice, importance and load");
+    check_gradients(c, 1e-5);
+    c.moe_residual = false;
+    tc.aux = AuxLoss::switch_balance, tc.noise_std = 0.0;
+    c.router = tc;
+    INFO("tokens choice, switch, no residual");
+    check_gradients(c, 1e-5);
+    SparseMoeShape ec;
+    ec.routing = SparseRouting::experts_choice;
+    ec.capacity_factor = 1.0, ec.group_images = 2, ec.noise_std = 1.0;
+    c.router = ec;
+    check_gradients(c, 1e-5);
   }
 }
 

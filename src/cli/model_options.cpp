@@ -32,11 +32,12 @@ void add_vit_options(CLI::App* cmd, VitOptions& v) {
 }
 
 void add_router_options(CLI::App* cmd, RouterOptions& o) {
-  const std::string group = "Router (--model paper-mnist)";
+  const std::string group = "Router (both models; vit: in its MoE blocks)";
   cmd->add_option("--router", o.router,
                   "soft (the Soft MoE), tokens-choice (each token its top-K experts), experts-choice (each expert its "
-                  "top-C tokens) or dense (one MLP of the experts' total hidden width); sparse routers use the Soft "
-                  "MoE's experts and route groups of --group-images images")
+                  "top-C tokens) or dense (paper-mnist: one MLP of the experts' total hidden width; vit: the dense "
+                  "baseline, as --experts 0); sparse routers use the Soft MoE's experts and route groups of "
+                  "--group-images images")
       ->transform(enum_names(kRouterNames))->default_str(to_string(o.router))->group(group);
   add_optional(cmd, "--router-k", o.k, "tokens-choice: experts per token K; default 1")->group(group);
   add_optional(cmd, "--capacity-factor", o.capacity_factor,

@@ -74,8 +74,9 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
   m.fill = black_value(static_cast<float>(stats.mean), static_cast<float>(stats.stddev));
   std::string blocks;
   for (int b : config.moe_blocks()) blocks += (blocks.empty() ? "" : ",") + std::to_string(b);
-  m.description = config.experts > 0 ? fmt::format("vit, {} experts of hidden {} in blocks {}", config.experts,
-                                                   config.expert_width(), blocks)
+  m.description = config.experts > 0 ? fmt::format("vit, {}{}{} experts of hidden {} in blocks {}",
+                                                   config.router ? to_string(config.router->routing) : "",
+                                                   config.router ? ", " : "", config.experts, config.expert_width(), blocks)
                                      : fmt::format("vit, dense MLPs of hidden {}", config.mlp_width());
   return m;
 }

@@ -102,6 +102,12 @@ VitConfig vit_model(const TrainConfig& c) {
   }
   m.normalize = r.normalize;
   m.phi_init = r.phi_init;
+  if (c.routing.router == Router::dense) m.experts = 0;  // the ViT's dense baseline
+  if (c.routing.router == Router::tokens_choice || c.routing.router == Router::experts_choice) {
+    require(c.experts >= 1, fmt::format("--router {}: needs --experts 1 or more", to_string(c.routing.router)));
+    require(c.slots == 1, fmt::format("--slots: a Soft MoE setting (--router {} has none)", to_string(c.routing.router)));
+    m.router = sparse_moe_shape(c.routing, c.experts, m.tokens(), m.dim, m.expert_width(), m.dim);
+  }
   try {
     validate(m);
   } catch (const std::invalid_argument& e) {
@@ -140,8 +146,7 @@ void validate(const TrainConfig& c) {
   require(r.shift >= 0 && r.shift < kPaperImageSide,
           fmt::format("--shift: must be in 0..27 pixels (got {})", r.shift));
   if (c.routing.sparse()) {
-    require(!is_vit(c), "--router: sparse routers are for --model paper-mnist");
-    routed_paper_mnist_model(c);
+    if (!is_vit(c)) routed_paper_mnist_model(c);  // the ViT's were checked by vit_model above
   } else {
     const RouterOptions& o = c.routing;
     require(!o.k && !o.capacity_factor && !o.group_images && !o.bpr && !o.noise && !o.aux && !o.aux_weight,

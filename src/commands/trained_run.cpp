@@ -100,6 +100,10 @@ TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, const Sa
   auto model = std::make_unique<VitModel<float>>(stored.model, batch);
   load_parameters(file, model->params());
   input = stored.input;
+  if (stored.model.router) {
+    run.sparse_experts = stored.model.experts;
+    run.router = to_string(stored.model.router->routing);
+  }
   run.model = std::move(model);
   return run;
 }

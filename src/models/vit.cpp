@@ -63,7 +63,8 @@ VitBlockActivations<T>::VitBlockActivations(const VitConfig& c, bool moe_block, 
   for (auto* b : {&mean1, &rstd1, &mean2, &rstd2}) *b = make_buffer<T>(R);
   hidden_pre = make_buffer<T>(R * F);
   hidden = make_buffer<T>(R * F);
-  if (moe_block) moe.emplace(c.moe_shape(), max_batch);
+  if (moe_block && c.sparse()) sparse.emplace(c.sparse_shape(), max_batch);
+  else if (moe_block) moe.emplace(c.moe_shape(), max_batch);
 }
 
 template <class T>
@@ -90,7 +91,9 @@ VitModel<T>::VitModel(const VitConfig& config, int max_batch)
     ids.norm1 = layernorm_register(params_, config_.dim, prefix + "norm1.");
     ids.attn = attention_register(params_, attn_shape_, prefix + "attn.");
     ids.norm2 = layernorm_register(params_, config_.dim, prefix + "norm2.");
-    if (std::binary_search(moe_blocks_.begin(), moe_blocks_.end(), i)) {
+    if (std::binary_search(moe_blocks_.begin(), moe_blocks_.end(), i) && config_.sparse()) {
+      ids.sparse = sparse_moe_register(params_, config_.sparse_shape(), prefix + "moe.");
+    } else if (std::binary_search(moe_blocks_.begin(), moe_blocks_.end(), i)) {
       ids.moe = softmoe_register(params_, moe_shape_, prefix + "moe.");
     } else {
       ids.fc1_weight = params_.add(prefix + "mlp.fc1.weight", {F, D});
@@ -108,7 +111,7 @@ VitModel<T>::VitModel(const VitConfig& config, int max_batch)
   const std::size_t B = sz(max_batch), R = B * L;
   embedded_ = make_buffer<T>(R * D);
   blocks_.reserve(sz(config_.depth));
-  for (int i = 0; i < config_.depth; ++i) blocks_.emplace_back(config_, block_ids_[sz(i)].moe.has_value(), max_batch);
+  for (int i = 0; i < config_.depth; ++i) blocks_.emplace_back(config_, block_ids_[sz(i)].is_moe(), max_batch);
   final_ln_ = make_buffer<T>(R * D);
   final_mean_ = make_buffer<T>(R);
   final_rstd_ = make_buffer<T>(R);
@@ -121,7 +124,8 @@ VitModel<T>::VitModel(const VitConfig& config, int max_batch)
   dhidden_pre_ = make_buffer<T>(any_dense ? R * F : 0);
   dpooled_ = make_buffer<T>(B * D);
   if constexpr (std::is_same_v<T, float>)
-    if (!moe_blocks_.empty()) select_ws_ = std::make_unique<SelectionWorkspace>(moe_shape_, max_batch);
+    if (!moe_blocks_.empty() && !config_.sparse()) select_ws_ = std::make_unique<SelectionWorkspace>(moe_shape_, max_batch);
+  if (config_.sparse() && config_.router->noise_std > 0) noise_ = make_buffer<T>(R * sz(config_.experts));
 }
 
 template <class T>
@@ -134,6 +138,8 @@ void VitModel<T>::init(Rng& rng) {
     layernorm_init(ids.norm2.values(params_), config_.dim);
     if (ids.moe) {
       softmoe_init(ids.moe->values(params_, moe_shape_), moe_shape_, config_.phi_init, rng);
+    } else if (ids.sparse) {
+      sparse_moe_init(ids.sparse->values(params_, config_.sparse_shape()), config_.sparse_shape(), rng);
     } else {
       const double bound1 = 1.0 / std::sqrt(static_cast<double>(D)), bound2 = 1.0 / std::sqrt(static_cast<double>(F));
       uniform_fill(params_.value(ids.fc1_weight), F * D, bound1, rng);
@@ -175,8 +181,8 @@ const T* VitModel<T>::run_forward(const T* images, int B, MoeStep&& moe_step) {
     attention_forward(mid, a.attn, a.ln1.data(), ids.attn.values(params_), attn_shape_, B);
     for (long k = 0; k < n; ++k) mid[k] += x[k];
     layernorm_rows(a.ln2.data(), a.mean2.data(), a.rstd2.data(), mid, n2.weight, n2.bias, R, D);
-    const bool residual = !ids.moe || config_.moe_residual;
-    if (ids.moe) {
+    const bool residual = !ids.is_moe() || config_.moe_residual;
+    if (ids.is_moe()) {
       moe_step(out, i, moe_layer++, B);
     } else {
       linear_forward(a.hidden_pre.data(), a.ln2.data(), params_.value(ids.fc1_weight), params_.value(ids.fc1_bias),
@@ -198,7 +204,9 @@ const T* VitModel<T>::run_forward(const T* images, int B, MoeStep&& moe_step) {
 
 template <class T>
 const T* VitModel<T>::forward(const T* images, int B) {
+  aux_loss_ = 0;
   return run_forward(images, B, [&](T* out, int block, int /*moe_layer*/, int batch) {
+    if (config_.sparse()) return sparse_forward(out, block, batch);
     VitBlockActivations<T>& a = blocks_[sz(block)];
     softmoe_forward(out, *a.moe, a.ln2.data(), block_ids_[sz(block)].moe->values(params_, moe_shape_), moe_shape_,
                     batch);
@@ -208,6 +216,7 @@ const T* VitModel<T>::forward(const T* images, int B) {
 template <class T>
 const T* VitModel<T>::forward_selected(const T* images, int B, const ExpertChooser& choose, bool renormalize,
                                        WorkCount* work) {
+  if (config_.sparse()) throw std::logic_error("a sparse router chooses its own experts: no expert subsets");
   if constexpr (std::is_same_v<T, float>) {
     return run_forward(images, B, [&](float* out, int block, int moe_layer, int batch) {
       const float* h = blocks_[sz(block)].ln2.data();
@@ -249,6 +258,11 @@ void VitModel<T>::backward(const T* dlogits, int B) {
       softmoe_backward(dln_.data(), ids.moe->grads(params_, moe_shape_), dstream_.data(), *a.moe, a.ln2.data(),
                        ids.moe->values(params_, moe_shape_), moe_shape_, B);
       if (!config_.moe_residual) zero(dstream_, n);  // mid reaches the output only through the Soft MoE
+    } else if (ids.sparse) {
+      const SparseMoeShape s = config_.sparse_shape();
+      sparse_moe_backward(dln_.data(), ids.sparse->grads(params_, s), dstream_.data(), *a.sparse, a.ln2.data(),
+                          ids.sparse->values(params_, s), B);
+      if (!config_.moe_residual) zero(dstream_, n);
     } else {
       const long hidden = static_cast<long>(R) * F;
       zero(dhidden_, hidden);
@@ -275,7 +289,8 @@ void VitModel<T>::backward(const T* dlogits, int B) {
 
 template <class T>
 std::size_t VitModel<T>::expert_params_per_layer() const {
-  return moe_blocks_.empty() ? 0 : softmoe_expert_params(moe_shape_);
+  if (moe_blocks_.empty()) return 0;
+  return config_.sparse() ? sparse_expert_params(config_.sparse_shape()) : softmoe_expert_params(moe_shape_);
 }
 
 template <class T>
@@ -283,8 +298,9 @@ double VitModel<T>::dense_flops_per_input() const {
   const VitConfig& c = config_;
   const double L = c.tokens(), D = c.dim, F = c.mlp_width(), p = c.patch;
   const double dense_blocks = c.depth - moe_layer_count();
+  const double routers = c.sparse() ? moe_layer_count() * 2.0 * L * D * c.experts : 0.0;
   return 2.0 * c.patches() * p * p * D + c.depth * (2.0 * L * D * 4 * D + 4.0 * L * L * D) +
-         dense_blocks * 4.0 * L * D * F + 2.0 * D * c.classes;
+         dense_blocks * 4.0 * L * D * F + routers + 2.0 * D * c.classes;
 }
 
 template <class T>

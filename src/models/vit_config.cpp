@@ -42,6 +42,18 @@ SoftMoeShape VitConfig::moe_shape() const {
   return s;
 }
 
+SparseMoeShape VitConfig::sparse_shape() const {
+  SparseMoeShape s = router.value_or(SparseMoeShape{});
+  s.tokens = tokens();
+  s.dim = dim;
+  s.experts = experts;
+  s.hidden = expert_width();
+  s.dim_out = dim;
+  s.expert_bias = true;
+  s.activation = Activation::gelu;
+  return s;
+}
+
 void validate(const VitConfig& c) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("vit: " + what); };
   if (c.rows <= 0 || c.cols <= 0 || c.patch <= 0 || c.rows % c.patch != 0 || c.cols % c.patch != 0)
@@ -55,6 +67,7 @@ void validate(const VitConfig& c) {
   if (c.experts < 0) fail("experts must not be negative");
   if (c.experts == 0) return;
   if (c.slots < 1) fail("slots per expert must be at least 1, got " + std::to_string(c.slots));
+  if (c.router && c.router->routing == SparseRouting::dense) fail("a dense ViT is experts = 0, not a dense router");
   if (c.expert_hidden < 0) fail("expert hidden width must not be negative");
   const auto blocks = c.moe_blocks();
   for (std::size_t k = 0; k < blocks.size(); ++k) {

@@ -4,6 +4,7 @@
 
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
+#include "softmoe/models/routed_model_io.hpp"
 
 namespace softmoe {
 
@@ -31,6 +32,10 @@ json::Value to_json(const VitArchitecture& a) {
   o["classes"] = c.classes;
   o["input_mean"] = a.input.mean;
   o["input_std"] = a.input.stddev;
+  if (c.router) {  // only with a sparse router: a Soft MoE ViT keeps its old architecture
+    o["router"] = to_string(c.router->routing);
+    add_router_settings(o, *c.router);
+  }
   return o;
 }
 
@@ -70,6 +75,13 @@ VitArchitecture vit_architecture_from_json(const json::Value& value, const std::
     for (const auto& b : layers) c.moe_layers.push_back(static_cast<int>(json::as_int(b)));
     if (c.experts > 0 && (c.moe_layers.empty() || c.expert_hidden < 1))
       throw std::runtime_error("a Soft MoE ViT needs moe_layers and expert_hidden");
+    if (json::find(value, "router")) {
+      SparseMoeShape router;
+      read_router_settings(value, router);
+      if (!router.routed()) throw std::runtime_error("a dense ViT is experts = 0, not router = dense");
+      if (router.k > c.experts) throw std::runtime_error("router_k exceeds the experts");
+      c.router = router;
+    }
     a.input.mean = json::as_double(json::at(value, "input_mean"));
     a.input.stddev = json::as_double(json::at(value, "input_std"));
     if (!(a.input.stddev > 0)) throw std::runtime_error("input_std must be positive");

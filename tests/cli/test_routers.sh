@@ -27,7 +27,8 @@ expect_exit 2 "--router: 'sparse' is not one of" -- "$SOFTMOE" train "${base[@]}
 expect_exit 2 "--aux-loss" -- "$SOFTMOE" train "${base[@]}" "${tc[@]}" --aux-loss entropy --out "$WORK/r"
 expect_exit 2 "--aux-weight: must be non-negative" -- "$SOFTMOE" train "${base[@]}" "${tc[@]}" --aux-weight -1 --out "$WORK/r"
 expect_exit 2 "--slots: a Soft MoE setting" -- "$SOFTMOE" train "${base[@]}" "${tc[@]}" --slots 2 --out "$WORK/r"
-expect_exit 2 "--router: sparse routers are for --model paper-mnist" -- "$SOFTMOE" train "${base[@]}" "${tc[@]}" --model vit --out "$WORK/r"
+expect_exit 2 "--router tokens-choice: needs --experts 1 or more" -- "$SOFTMOE" train "${base[@]}" --model vit --router tokens-choice --experts 0 --out "$WORK/r"
+expect_exit 2 "use --group-images" -- "$SOFTMOE" train "${base[@]}" --model vit --router experts-choice --experts 512 --group-images 1 --out "$WORK/r"
 [ -e "$WORK/r" ] && fail "a refused command created $WORK/r"
 
 # Reproducible with router noise: two runs give the same files apart from timing and provenance.
@@ -69,6 +70,18 @@ flops=$(tail -1 "$WORK/a.csv" | cut -d, -f9)
 [ "$flops" -gt 0 ] && [ "$flops" -le 614656 ] || fail "expert_flops $flops outside (0, 614656]"
 expect_exit 2 "chooses its own experts" -- "$SOFTMOE" specialize --run "$WORK/ec" --data-dir "$data" --methods topk --out "$WORK/ec.csv"
 [ -e "$WORK/ec.csv" ] && fail "a refused specialize wrote $WORK/ec.csv"
+
+# The ViT: a sparse router in its MoE blocks trains and reports; --router dense is the dense baseline.
+vit=(--model vit --depth 2 --dim 16 --heads 2 --epochs 1 --data-dir "$data" --quiet --batch 128)
+"$SOFTMOE" train "${vit[@]}" --router tokens-choice --experts 4 --bpr --out "$WORK/vit-tc" > /dev/null || fail "vit tokens-choice failed"
+grep -q '"router": "tokens-choice"' "$WORK/vit-tc/config.json" || fail "the ViT's config.json lacks its router"
+grep -q "blocks.1.moe.router.weight" "$WORK/vit-tc/model.safetensors" || fail "the ViT's checkpoint lacks the router weights"
+head -1 "$WORK/vit-tc/train.csv" | grep -q "drop_rate" || fail "the ViT's train.csv lacks the routing columns"
+"$SOFTMOE" specialize --run "$WORK/vit-tc" --data-dir "$data" --quiet --out "$WORK/vit-tc.csv" > /dev/null || fail "specialize on a sparse ViT failed"
+grep -q "^4,4,all,all," "$WORK/vit-tc.csv" || fail "sparse ViT specialize: $(cat "$WORK/vit-tc.csv")"
+"$SOFTMOE" train "${vit[@]}" --router dense --out "$WORK/vit-dense" > /dev/null || fail "vit --router dense failed"
+"$SOFTMOE" train "${vit[@]}" --experts 0 --out "$WORK/vit-zero" > /dev/null || fail "vit --experts 0 failed"
+cmp -s "$WORK/vit-dense/model.safetensors" "$WORK/vit-zero/model.safetensors" || fail "vit --router dense differs from --experts 0"
 
 # A sweep with a router: its columns, and the identity refuses another router on resume.
 "$SOFTMOE" sweep --task mnist --data-dir "$data" --experts 4,8 --epochs 1 --router experts-choice --capacity-factor 2 \

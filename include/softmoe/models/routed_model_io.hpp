@@ -13,6 +13,10 @@
 namespace softmoe {
 
 json::Value to_json(const RoutedModelConfig& config);
+// The router's own settings (not "router" itself) into o, as listed above; and back, "router" included
+// (std::runtime_error for a missing or invalid field). Shared with the ViT's architecture (vit_io.hpp).
+void add_router_settings(json::Value& o, const SparseMoeShape& shape);
+void read_router_settings(const json::Value& value, SparseMoeShape& shape);
 // Throws RunError "SOURCE: ..." for a missing or invalid field.
 RoutedModelConfig routed_model_config_from_json(const json::Value& value, const std::string& source);
 bool is_routed_architecture(const json::Value& architecture);

@@ -34,6 +34,7 @@
 // (LayerNorm forward, GELU) the engine's (kernels/parallel.hpp); results do not depend on the count
 // beyond GEMM rounding.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -44,13 +45,13 @@
 #include "softmoe/layers/pooling.hpp"
 #include "softmoe/layers/softmoe.hpp"
 #include "softmoe/layers/softmoe_selected.hpp"
+#include "softmoe/layers/sparse_moe.hpp"
 #include "softmoe/models/model.hpp"
 #include "softmoe/params.hpp"
+#include "softmoe/rng.hpp"
 #include "softmoe/tensor.hpp"
 
 namespace softmoe {
-
-class Rng;
 
 struct VitConfig {
   int rows = 28, cols = 28;    // image size
@@ -68,6 +69,10 @@ struct VitConfig {
   Normalize normalize = Normalize::router;
   PhiInit phi_init = PhiInit::normal;
   int classes = 10;
+  // A sparse router (Tokens Choice or Experts Choice) in place of the Soft MoE of every MoE block: its
+  // routing settings (routing, k, capacity factor, groups, BPR, noise, auxiliary loss); the shape fields
+  // are filled by sparse_shape(). Empty: Soft MoE.
+  std::optional<SparseMoeShape> router;
 
   bool class_token() const { return pool == Pool::cls; }
   int patches() const { return (rows / patch) * (cols / patch); }
@@ -80,6 +85,9 @@ struct VitConfig {
   PatchEmbedShape embed_shape() const;
   AttentionShape attention_shape() const;
   SoftMoeShape moe_shape() const;  // every MoE block has this shape
+  bool sparse() const { return router.has_value(); }
+  // With a sparse router: its layer over m = L tokens of width D, experts as the Soft MoE's (GELU, biases).
+  SparseMoeShape sparse_shape() const;
 };
 
 // The last half of the blocks: depth / 2, ..., depth - 1 (for odd depth the larger half).
@@ -99,7 +107,8 @@ struct VitBlockActivations {
   Buffer<T> mid;                     // x_i + MHA(LN1(x_i)) [R, D]
   Buffer<T> ln2, mean2, rstd2;       // h = LN2(mid) [R, D]; mean, rstd [R]
   Buffer<T> hidden_pre, hidden;      // dense blocks: fc1(h), GELU(fc1(h)) [R, F]; empty for MoE blocks
-  std::optional<SoftMoeActivations<T>> moe;  // MoE blocks only
+  std::optional<SoftMoeActivations<T>> moe;  // MoE blocks with a Soft MoE
+  std::optional<SparseMoeActivations<T>> sparse;  // MoE blocks with a sparse router
   Buffer<T> out;                     // x_{i+1} [R, D]
 };
 
@@ -139,14 +148,24 @@ class VitModel final : public Model<T> {
   std::size_t input_size() const override {
     return static_cast<std::size_t>(config_.rows) * static_cast<std::size_t>(config_.cols);
   }
+  // The Soft MoE layers; empty for the dense baseline and with a sparse router.
   std::vector<SoftMoeShape> moe_layers() const override {
-    return std::vector<SoftMoeShape>(moe_blocks_.size(), moe_shape_);
+    return config_.sparse() ? std::vector<SoftMoeShape>{} : std::vector<SoftMoeShape>(moe_blocks_.size(), moe_shape_);
   }
-  // Patch embedding, attention (projections, scores, weighted values), dense MLPs, head.
+  // Patch embedding, attention (projections, scores, weighted values), dense MLPs, sparse routers' logits, head.
   double dense_flops_per_input() const override;
 
   // Parameters of one MoE layer's experts (w1, b1, w2, b2); 0 for the dense baseline.
   std::size_t expert_params_per_layer() const;
+  std::size_t expert_param_count() const override { return moe_blocks_.size() * expert_params_per_layer(); }
+
+  // Sparse routers (vit_routing.cpp): noise in training, the auxiliary losses summed over layers, the
+  // routers' counts summed over layers.
+  void set_training(bool training, std::uint64_t noise_seed) override;
+  double auxiliary_loss() const override { return aux_loss_; }
+  const RoutingCounts* routing_counts() const override { return config_.sparse() ? &counts_ : nullptr; }
+  void reset_routing_counts() override { counts_ = RoutingCounts{}; }
+  double measured_expert_flops() const override;
 
   // The Soft MoE layers, by position in config().moe_blocks().
   int moe_layer_count() const { return static_cast<int>(moe_blocks_.size()); }
@@ -165,8 +184,12 @@ class VitModel final : public Model<T> {
     LayerNormParamIds norm1, norm2;
     AttentionParamIds attn;
     std::size_t fc1_weight = 0, fc1_bias = 0, fc2_weight = 0, fc2_bias = 0;  // dense blocks
-    std::optional<SoftMoeParamIds> moe;                                       // MoE blocks
+    std::optional<SoftMoeParamIds> moe;                                       // Soft MoE blocks
+    std::optional<SparseMoeParamIds> sparse;                                  // sparse-router blocks
+    bool is_moe() const { return moe || sparse; }
   };
+  // A sparse-router block's branch into out [B, L, D] (vit_routing.cpp).
+  void sparse_forward(T* out, int block, int B);
 
   // Everything after the attention of block i: h = LN2(mid), out = mid + branch(h) or branch(h).
   // moe_step(out, block) computes a MoE block's branch into out [B, L, D].
@@ -199,8 +222,14 @@ class VitModel final : public Model<T> {
   Buffer<T> dln_;                              // gradient of a LayerNorm's output [B, L, D]
   Buffer<T> dhidden_, dhidden_pre_;            // [B L, F]
   Buffer<T> dpooled_;                          // [B, D]
-  // forward_selected (float models with MoE layers only)
+  // forward_selected (float models with Soft MoE layers only)
   std::unique_ptr<SelectionWorkspace> select_ws_;
+  // sparse routers
+  bool training_ = false;
+  std::unique_ptr<Rng> noise_rng_;
+  Buffer<T> noise_;  // [B L, n]
+  double aux_loss_ = 0;
+  RoutingCounts counts_;
 };
 
 extern template class VitModel<float>;
