@@ -35,6 +35,7 @@ SoftMoeShape shape_of(const SafetensorsFile& f) {
   s.expert_bias = meta_bool(f, "expert_bias");
   s.activation = parse_activation(meta(f, "activation"));
   s.normalize = parse_normalize(meta(f, "normalize"));
+  if (f.metadata().count("mixing")) s.mixing = value_named(meta(f, "mixing"), kMixingNames, "mixing");
   return s;
 }
 
@@ -143,6 +144,15 @@ const char* const kOptimizerCases[] = {"optim_adam", "optim_adam_l2", "optim_ada
 
 TEST_CASE("reference: Soft MoE layer forward and backward match PyTorch") {
   for (const std::string name : kLayerCases) {
+    CAPTURE(name);
+    check_layer<double>(name, kDoubleTolerance);
+    check_layer<float>(name, kFloatTolerance);
+  }
+}
+
+TEST_CASE("reference: the routing ablations (constant dispatch and/or combine) match PyTorch") {
+  for (const char* name : {"layer_all_p1_bias_gelu_soft-uniform-combine", "layer_router_p2_nobias_relu_uniform-soft",
+                           "layer_none_p1_bias_gelu_uniform", "layer_all_p2_bias_relu_identity"}) {
     CAPTURE(name);
     check_layer<double>(name, kDoubleTolerance);
     check_layer<float>(name, kFloatTolerance);

@@ -86,6 +86,41 @@ TEST_CASE("softmoe: input and parameter gradients match central differences") {
         }
 }
 
+TEST_CASE("softmoe: the routing ablations' gradients match central differences; constant D and C pass none") {
+  for (Mixing mixing : {Mixing::soft_uniform_combine, Mixing::uniform_soft, Mixing::uniform, Mixing::identity})
+    for (Normalize normalize : {Normalize::none, Normalize::all}) {
+      CAPTURE(to_string(mixing));
+      CAPTURE(to_string(normalize));
+      SoftMoeShape s = small_shape(normalize, 1, true, Activation::gelu);
+      s.mixing = mixing;  // identity: 3 experts x 1 slot = 3 tokens
+      LayerFixture f(s, 2);
+      f.loss();
+      if (mixing == Mixing::identity) {
+        CHECK(f.act.dispatch[0] == 1.0);
+        CHECK(f.act.dispatch[1] == 0.0);
+        CHECK(f.act.combine[4] == 1.0);
+      }
+      std::vector<double> dx(f.x.size(), 0.0);
+      f.params.zero_grad();
+      softmoe_backward(dx.data(), f.ids.grads(f.params, f.shape), f.r.data(), f.act, f.x.data(),
+                       f.ids.values(f.params, f.shape), f.shape, f.B);
+      auto loss = [&] { return f.loss(); };
+      CHECK(gradient_error(f.x.data(), dx.data(), dx.size(), loss) < 1e-6);
+      for (const auto& entry : f.params.entries()) {
+        CAPTURE(entry.name);
+        const bool router = entry.name.rfind("router.", 0) == 0;
+        const bool unused = router && (mixing == Mixing::uniform || mixing == Mixing::identity ||
+                                       (entry.name == "router.scale" && normalize == Normalize::none));
+        if (unused) {
+          for (std::size_t i = 0; i < entry.size; ++i) CHECK(f.params.grads()[entry.offset + i] == 0.0);
+        } else {
+          CHECK(gradient_error(f.params.values() + entry.offset, f.params.grads() + entry.offset, entry.size, loss) <
+                1e-6);
+        }
+      }
+    }
+}
+
 TEST_CASE("softmoe: backward without an input gradient gives the same parameter gradients") {
   LayerFixture f(small_shape(Normalize::all, 2, true, Activation::gelu), 3);
   f.loss();

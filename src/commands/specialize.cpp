@@ -133,15 +133,16 @@ SpecializeResult run_specialize(const SpecializeConfig& c) {
   const int n = result.experts = sparse ? run.sparse_experts : evaluator.experts();
   result.reported_accuracy = run.reported_accuracy;
   auto methods = c.methods;
-  if (sparse && std::any_of(methods.begin(), methods.end(), [](SelectionMethod m) { return m != SelectionMethod::all; })) {
-    // A sparse router picks each token's experts itself: `all` is what it does; subsets are not defined.
+  if (!run.subsets && std::any_of(methods.begin(), methods.end(), [](SelectionMethod m) { return m != SelectionMethod::all; })) {
+    // A sparse router picks each token's experts itself (`all` is what it does); an ablation's constant
+    // dispatch or combine has no expert scores to rank: subsets are not defined for either.
+    const std::string why = sparse ? "chooses its own experts" : "has no soft dispatch and combine to select with";
     if (c.methods != SpecializeConfig{}.methods)
-      throw UsageError(fmt::format("--methods: a {} run chooses its own experts; only `all` applies (it reports the "
-                                   "router's measured expert work)", run.router));
-    if (!c.quiet) fmt::print(stderr, "{} run: only `all` (the router's own choice); subsets and the oracle skipped\n", run.router);
+      throw UsageError(fmt::format("--methods: a {} run {}; only `all` applies", run.router, why));
+    if (!c.quiet) fmt::print(stderr, "{} run: only `all` ({}); subsets and the oracle skipped\n", run.router, why);
     methods = {SelectionMethod::all};
   }
-  const std::vector<int> ks = sparse ? std::vector<int>{} : parse_k_list(c.k, n);
+  const std::vector<int> ks = run.subsets ? parse_k_list(c.k, n) : std::vector<int>{};
   check_writable_output(result.out, "--out");
   if (!run.paper && wants(methods, SelectionMethod::oracle)) {
     // The default list skips it with a message; asking for it is an error.

@@ -92,7 +92,7 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
   if (r.phi_init) recipe["phi_init"] = to_string(*r.phi_init);
   if (!recipe.empty()) o["recipe"] = std::move(recipe);
   const RouterOptions& ro = c.routing;
-  if (ro.sparse()) {  // only with a sparse router: a Soft MoE sweep keeps its old identity
+  if (ro.router != Router::soft) {  // only with another router: a Soft MoE sweep keeps its old identity
     json::Value router = json::Value::object();
     router["router"] = to_string(ro.router);
     if (ro.k) router["router_k"] = *ro.k;

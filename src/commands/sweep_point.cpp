@@ -120,7 +120,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
                                          fmt::format("{:.3f}", train_seconds)};
   std::vector<std::string> train_columns = kTrainColumns;
   std::vector<std::string> trained = trained_values;
-  if (c.routing.sparse()) {
+  if (c.routing.router != Router::soft) {
     train_columns = concat(train_columns, kRoutingColumns);
     const RoutingColumns routing = last.routing.value_or(RoutingColumns{});
     trained = concat(trained, {to_string(c.routing.router), csv_number(routing.drop_rate),
@@ -147,7 +147,7 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
   s.run = run.string();
   s.k = ks.empty() ? std::to_string(p.experts) : ks;
   s.methods = c.methods;
-  if (c.routing.sparse()) s.methods = {SelectionMethod::all};  // the router's own choice, as measured
+  if (c.routing.router != Router::soft) s.methods = {SelectionMethod::all};  // the router's own choice, or an ablation
   s.random_trials = c.random_trials;
   s.threads = c.threads;
   s.data_dir = c.data_dir;

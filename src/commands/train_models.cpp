@@ -56,7 +56,8 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
     m.architecture = to_json(config);
     m.train = paper_mnist_tokens(splits.train, splits.source_dir);
     m.test = paper_mnist_tokens(splits.test, splits.source_dir);
-    m.description = fmt::format("{} experts of hidden {}", config.moe.experts, config.moe.hidden);
+    m.description = fmt::format("{} experts of hidden {}{}", config.moe.experts, config.moe.hidden,
+                                config.moe.mixing == Mixing::soft ? "" : fmt::format(", {}", to_string(config.moe.mixing)));
     return m;
   }
   if (splits.train.rows != kPaperImageSide || splits.train.cols != kPaperImageSide ||

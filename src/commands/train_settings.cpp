@@ -51,6 +51,10 @@ MoeModelConfig paper_mnist_model(const TrainConfig& c) {
   m.moe.expert_bias = c.expert_bias;
   m.moe.activation = c.activation;
   m.moe.normalize = r.normalize;
+  m.moe.mixing = c.routing.mixing();
+  require(m.moe.mixing != Mixing::identity || m.moe.total_slots() == m.moe.tokens,
+          fmt::format("--router identity: needs experts x slots = {} tokens (token t is slot t); got {} x {}",
+                      m.moe.tokens, m.moe.experts, m.moe.slots));
   m.outputs = kPaperClasses;
   m.head_bias = false;
   m.phi_init = r.phi_init;
@@ -103,6 +107,12 @@ VitConfig vit_model(const TrainConfig& c) {
   m.normalize = r.normalize;
   m.phi_init = r.phi_init;
   if (c.routing.router == Router::dense) m.experts = 0;  // the ViT's dense baseline
+  m.mixing = c.routing.mixing();
+  require(m.mixing == Mixing::soft || m.experts >= 1,
+          fmt::format("--router {}: needs --experts 1 or more", to_string(c.routing.router)));
+  require(m.mixing != Mixing::identity || m.experts * m.slots == m.tokens(),
+          fmt::format("--router identity: needs experts x slots = {} tokens (token t is slot t); got {} x {}",
+                      m.tokens(), m.experts, m.slots));
   if (c.routing.router == Router::tokens_choice || c.routing.router == Router::experts_choice) {
     require(c.experts >= 1, fmt::format("--router {}: needs --experts 1 or more", to_string(c.routing.router)));
     require(c.slots == 1, fmt::format("--slots: a Soft MoE setting (--router {} has none)", to_string(c.routing.router)));

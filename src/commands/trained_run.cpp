@@ -69,6 +69,8 @@ TrainedRun load_paper_run(const fs::path& dir, const json::Value& config, const 
   auto model = std::make_unique<MoeModel<float>>(stored, batch);
   load_parameters(file, model->params());
   run.paper = model.get();
+  run.router = to_string(stored.moe.mixing);
+  run.subsets = stored.moe.mixing == Mixing::soft;
   run.model = std::move(model);
   return run;
 }
@@ -84,6 +86,7 @@ TrainedRun load_routed_run(const fs::path& dir, const json::Value& config, const
   load_parameters(file, model->params());
   run.sparse_experts = stored.moe.experts;
   run.router = to_string(stored.moe.routing);
+  run.subsets = false;
   run.model = std::move(model);
   return run;
 }
@@ -100,9 +103,12 @@ TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, const Sa
   auto model = std::make_unique<VitModel<float>>(stored.model, batch);
   load_parameters(file, model->params());
   input = stored.input;
+  run.router = to_string(stored.model.mixing);
+  run.subsets = stored.model.mixing == Mixing::soft;
   if (stored.model.router) {
     run.sparse_experts = stored.model.experts;
     run.router = to_string(stored.model.router->routing);
+    run.subsets = false;
   }
   run.model = std::move(model);
   return run;

@@ -15,7 +15,8 @@ struct TrainedRun {
   std::unique_ptr<Model<float>> model;
   MoeModel<float>* paper = nullptr;  // the same model when it is the paper's (the only one with an oracle)
   int sparse_experts = 0;            // n of a sparse router's layer (0: a Soft MoE model)
-  std::string router;                // soft, or the sparse router's name
+  std::string router;                // soft, a routing ablation's name, or the sparse router's
+  bool subsets = true;               // expert subsets are defined (soft dispatch and combine)
   TokenDataset test;
   std::optional<double> reported_accuracy;  // the last test_accuracy of train.csv
 };

@@ -121,8 +121,17 @@ void softmoe_forward(T* y, SoftMoeActivations<T>& act, const T* x, const SoftMoe
   const T* xe = s.normalize == Normalize::all ? xr : x;
 
   gemm_parallel(Trans::no, Trans::no, rows, S, d, T(1), xr, d, phir, S, T(0), act.logits.data(), S);
-  softmax_tokens_forward(act.dispatch.data(), act.logits.data(), B, m, S);
-  softmax_slots_forward(act.combine.data(), act.logits.data(), rows, S);
+  const long entries = static_cast<long>(rows) * S;
+  if (s.soft_dispatch()) softmax_tokens_forward(act.dispatch.data(), act.logits.data(), B, m, S);
+  else std::fill(act.dispatch.begin(), act.dispatch.begin() + entries, T(1) / T(m));
+  if (s.soft_combine()) softmax_slots_forward(act.combine.data(), act.logits.data(), rows, S);
+  else std::fill(act.combine.begin(), act.combine.begin() + entries, T(1) / T(S));
+  if (s.mixing == Mixing::identity) {  // m = S: per example, D = C = I
+    if (m != S) throw std::logic_error("softmoe_forward: identity mixing needs n p = m");
+    std::fill(act.dispatch.begin(), act.dispatch.begin() + entries, T(0));
+    for (long r = 0; r < rows; ++r) act.dispatch[r * S + r % m] = T(1);
+    std::copy(act.dispatch.begin(), act.dispatch.begin() + entries, act.combine.begin());
+  }
   detail::experts_forward(y, act, xe, w, s, B);
 }
 
@@ -146,8 +155,8 @@ void softmoe_backward(T* dx, const SoftMoeTensors<T>& g, const T* dy, SoftMoeAct
 
   T* dlogits = act.logits.data();  // L is not needed any more
   std::fill(dlogits, dlogits + static_cast<long>(rows) * S, T(0));
-  softmax_tokens_backward(dlogits, act.ddispatch.data(), act.dispatch.data(), B, m, S);
-  softmax_slots_backward(dlogits, act.dcombine.data(), act.combine.data(), rows, S);
+  if (s.soft_dispatch()) softmax_tokens_backward(dlogits, act.ddispatch.data(), act.dispatch.data(), B, m, S);
+  if (s.soft_combine()) softmax_slots_backward(dlogits, act.dcombine.data(), act.combine.data(), rows, S);
 
   if (!normalizes) {
     gemm_parallel(Trans::yes, Trans::no, d, S, rows, T(1), x, d, dlogits, S, T(1), g.phi, S);

@@ -65,6 +65,8 @@ void MoeModel<T>::backward(const T* dout, int B) {
 template <class T>
 const T* MoeModel<T>::forward_selected(const T* x, int B, const ExpertChooser& choose, bool renormalize,
                                        WorkCount* work) {
+  if (config_.moe.mixing != Mixing::soft)
+    throw std::logic_error("expert subsets are defined for the soft dispatch and combine only");
   if constexpr (std::is_same_v<T, float>) {
     if (!select_ws_) select_ws_ = std::make_unique<SelectionWorkspace>(config_.moe, max_batch());
     const SoftMoeTensors<float> w = moe_values();

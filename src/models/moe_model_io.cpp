@@ -20,6 +20,7 @@ json::Value to_json(const MoeModelConfig& c) {
   o["outputs"] = c.outputs;
   o["head_bias"] = c.head_bias;
   o["phi_init"] = to_string(c.phi_init);
+  if (c.moe.mixing != Mixing::soft) o["mixing"] = to_string(c.moe.mixing);  // a Soft MoE keeps its old keys
   return o;
 }
 
@@ -43,6 +44,10 @@ MoeModelConfig moe_model_config_from_json(const json::Value& value, const std::s
     c.outputs = positive("outputs");
     c.head_bias = json::as_bool(json::at(value, "head_bias"));
     c.phi_init = parse_phi_init(json::as_string(json::at(value, "phi_init")));
+    if (json::find(value, "mixing"))
+      c.moe.mixing = value_named(json::as_string(json::at(value, "mixing")), kMixingNames, "mixing");
+    if (c.moe.mixing == Mixing::identity && c.moe.total_slots() != c.moe.tokens)
+      throw std::runtime_error("identity mixing needs experts x slots = tokens");
   } catch (const std::exception& e) {
     throw RunError(fmt::format("{}: invalid model configuration: {}", source, e.what()));
   }

@@ -217,6 +217,8 @@ template <class T>
 const T* VitModel<T>::forward_selected(const T* images, int B, const ExpertChooser& choose, bool renormalize,
                                        WorkCount* work) {
   if (config_.sparse()) throw std::logic_error("a sparse router chooses its own experts: no expert subsets");
+  if (config_.mixing != Mixing::soft)
+    throw std::logic_error("expert subsets are defined for the soft dispatch and combine only");
   if constexpr (std::is_same_v<T, float>) {
     return run_forward(images, B, [&](float* out, int block, int moe_layer, int batch) {
       const float* h = blocks_[sz(block)].ln2.data();

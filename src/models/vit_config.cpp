@@ -39,6 +39,7 @@ SoftMoeShape VitConfig::moe_shape() const {
   s.expert_bias = true;
   s.activation = Activation::gelu;
   s.normalize = normalize;
+  s.mixing = mixing;
   return s;
 }
 

@@ -32,6 +32,7 @@ json::Value to_json(const VitArchitecture& a) {
   o["classes"] = c.classes;
   o["input_mean"] = a.input.mean;
   o["input_std"] = a.input.stddev;
+  if (c.mixing != Mixing::soft) o["mixing"] = to_string(c.mixing);  // a Soft MoE keeps its old keys
   if (c.router) {  // only with a sparse router: a Soft MoE ViT keeps its old architecture
     o["router"] = to_string(c.router->routing);
     add_router_settings(o, *c.router);
@@ -75,6 +76,10 @@ VitArchitecture vit_architecture_from_json(const json::Value& value, const std::
     for (const auto& b : layers) c.moe_layers.push_back(static_cast<int>(json::as_int(b)));
     if (c.experts > 0 && (c.moe_layers.empty() || c.expert_hidden < 1))
       throw std::runtime_error("a Soft MoE ViT needs moe_layers and expert_hidden");
+    if (json::find(value, "mixing"))
+      c.mixing = value_named(json::as_string(json::at(value, "mixing")), kMixingNames, "mixing");
+    if (c.mixing == Mixing::identity && c.experts * c.slots != c.tokens())
+      throw std::runtime_error("identity mixing needs experts x slots = tokens");
     if (json::find(value, "router")) {
       SparseMoeShape router;
       read_router_settings(value, router);

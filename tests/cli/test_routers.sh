@@ -83,6 +83,22 @@ grep -q "^4,4,all,all," "$WORK/vit-tc.csv" || fail "sparse ViT specialize: $(cat
 "$SOFTMOE" train "${vit[@]}" --experts 0 --out "$WORK/vit-zero" > /dev/null || fail "vit --experts 0 failed"
 cmp -s "$WORK/vit-dense/model.safetensors" "$WORK/vit-zero/model.safetensors" || fail "vit --router dense differs from --experts 0"
 
+# The routing ablations: constant dispatch and/or combine, recorded, and only `all` in specialize.
+expect_exit 2 "--router identity: needs experts x slots = 4 tokens" -- "$SOFTMOE" train "${base[@]}" --router identity --experts 8 --out "$WORK/r"
+expect_exit 2 "only with a sparse --router" -- "$SOFTMOE" train "${base[@]}" --router uniform --capacity-factor 2 --out "$WORK/r"
+for r in soft-uniform-combine uniform-soft uniform identity; do
+  "$SOFTMOE" train "${base[@]}" --router "$r" --experts 4 --out "$WORK/abl-$r" > /dev/null || fail "--router $r failed"
+  grep -q "\"mixing\": \"$r\"" "$WORK/abl-$r/config.json" || fail "--router $r not recorded in config.json"
+done
+"$SOFTMOE" train "${base[@]}" --experts 4 --out "$WORK/abl-soft" > /dev/null || fail "soft run failed"
+grep -q '"mixing"' "$WORK/abl-soft/config.json" && fail "a Soft MoE run's architecture gained a mixing key"
+cmp -s "$WORK/abl-uniform/model.safetensors" "$WORK/abl-soft/model.safetensors" && fail "--router uniform trained the Soft MoE"
+expect_exit 2 "has no soft dispatch and combine" -- "$SOFTMOE" specialize --run "$WORK/abl-uniform" --data-dir "$data" --methods topk --k 1 --out "$WORK/u.csv"
+"$SOFTMOE" specialize --run "$WORK/abl-uniform" --data-dir "$data" --quiet --out "$WORK/u.csv" > /dev/null || fail "specialize on an ablation failed"
+[ "$(wc -l < "$WORK/u.csv")" = 2 ] || fail "specialize on an ablation: $(cat "$WORK/u.csv")"
+expect_exit 2 "mixing" -- "$SOFTMOE" train "${base[@]}" --experts 4 --out "$WORK/abl-uniform" --resume
+"$SOFTMOE" train "${vit[@]}" --router identity --patch 7 --experts 17 --out "$WORK/vit-id" > /dev/null || fail "vit identity (17 tokens) failed"
+
 # A sweep with a router: its columns, and the identity refuses another router on resume.
 "$SOFTMOE" sweep --task mnist --data-dir "$data" --experts 4,8 --epochs 1 --router experts-choice --capacity-factor 2 \
   --specialize 1 --out "$WORK/sw" --quiet || fail "sweep with experts-choice failed"

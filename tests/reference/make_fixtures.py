@@ -56,6 +56,15 @@ def soft_moe(x, P, c):
     logits = torch.einsum("bmd,ds->bms", xr, phir)
     dispatch = torch.softmax(logits, dim=1)  # over tokens
     combine = torch.softmax(logits, dim=2)  # over slots
+    # The routing ablations of the Soft MoE paper: constant dispatch and/or combine weights.
+    mixing = c.get("mixing", "soft")
+    if mixing in ("uniform-soft", "uniform"):
+        dispatch = torch.full_like(dispatch, 1.0 / m)
+    if mixing in ("soft-uniform-combine", "uniform"):
+        combine = torch.full_like(combine, 1.0 / (n * p))
+    if mixing == "identity":  # n p = m: token t is slot t
+        dispatch = torch.eye(m, dtype=x.dtype).expand(B, m, m)
+        combine = dispatch
     xs = torch.einsum("bms,bmd->bsd", dispatch, xe).reshape(B, n, p, d)
     h = torch.einsum("bnpd,ndh->bnph", xs, P["experts.w1"])
     if c["expert_bias"]:
@@ -100,6 +109,8 @@ def metadata(kind, c, batch, **extra):
         meta[key] = str(c[key])
     meta["expert_bias"] = "true" if c["expert_bias"] else "false"
     meta["activation"], meta["normalize"] = c["activation"], c["normalize"]
+    if "mixing" in c:
+        meta["mixing"] = c["mixing"]
     meta.update({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in extra.items()})
     return meta
 
@@ -192,6 +203,15 @@ def main():
     optim_case(out_dir, "optim_adam_l2", 10, "adam", 1e-2, 0.1)
     optim_case(out_dir, "optim_adamw", 11, "adamw", 1e-2, 0.1)
     optim_case(out_dir, "optim_sgd", 12, "sgd", 1e-2, 0.1)
+    # The routing ablations (the Soft MoE paper's appendix), after the others so that those stay identical.
+    layer_case(out_dir, "layer_all_p1_bias_gelu_soft-uniform-combine", 13, experts=3, slots=1, dim_out=3,
+               expert_bias=True, activation="gelu", normalize="all", phi="normal", mixing="soft-uniform-combine", **base)
+    layer_case(out_dir, "layer_router_p2_nobias_relu_uniform-soft", 14, experts=3, slots=2, dim_out=6,
+               expert_bias=False, activation="relu", normalize="router", phi="uniform", mixing="uniform-soft", **base)
+    layer_case(out_dir, "layer_none_p1_bias_gelu_uniform", 15, experts=3, slots=1, dim_out=3, expert_bias=True,
+               activation="gelu", normalize="none", phi="normal", mixing="uniform", **base)
+    layer_case(out_dir, "layer_all_p2_bias_relu_identity", 16, experts=2, slots=2, dim_out=3, expert_bias=True,
+               activation="relu", normalize="all", phi="uniform", mixing="identity", **base)
 
 
 if __name__ == "__main__":

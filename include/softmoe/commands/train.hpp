@@ -39,11 +39,16 @@ struct VitOptions {
 
 // The MoE layer's router: the Soft MoE, or a sparse router of the Soft MoE paper's comparison
 // (layers/sparse_moe.hpp) with the same experts.
-enum class Router { soft, tokens_choice, experts_choice, dense };
+// The last four are the Soft MoE with the paper's routing ablations (Mixing, layers/softmoe.hpp).
+enum class Router { soft, tokens_choice, experts_choice, dense, soft_uniform_combine, uniform_soft, uniform, identity };
 inline constexpr EnumName<Router> kRouterNames[] = {{Router::soft, "soft"},
                                                    {Router::tokens_choice, "tokens-choice"},
                                                    {Router::experts_choice, "experts-choice"},
-                                                   {Router::dense, "dense"}};
+                                                   {Router::dense, "dense"},
+                                                   {Router::soft_uniform_combine, "soft-uniform-combine"},
+                                                   {Router::uniform_soft, "uniform-soft"},
+                                                   {Router::uniform, "uniform"},
+                                                   {Router::identity, "identity"}};
 inline const char* to_string(Router value) { return name_of(value, kRouterNames); }
 
 // The sparse routers' flags (shared by `train` and `sweep`); unset: the router's default, and refused
@@ -58,7 +63,19 @@ struct RouterOptions {
   std::optional<AuxLoss> aux;             // Tokens Choice, default importance,load
   std::optional<double> aux_weight;       // default 0.005 (vmoe's ViT configs)
 
-  bool sparse() const { return router != Router::soft; }
+  bool sparse() const {
+    return router == Router::tokens_choice || router == Router::experts_choice || router == Router::dense;
+  }
+  // The Soft MoE's dispatch and combine: soft, or one of the ablations.
+  Mixing mixing() const {
+    switch (router) {
+      case Router::soft_uniform_combine: return Mixing::soft_uniform_combine;
+      case Router::uniform_soft: return Mixing::uniform_soft;
+      case Router::uniform: return Mixing::uniform;
+      case Router::identity: return Mixing::identity;
+      default: return Mixing::soft;
+    }
+  }
 };
 
 // Training settings whose defaults depend on the model (unset: the model's default, resolve_recipe).

@@ -23,6 +23,16 @@
 namespace softmoe {
 
 enum class Normalize { none, router, all };
+// The Soft MoE paper's routing ablations (its appendix): D and/or C replaced by constants. uniform:
+// D = 1/m, C = 1/S; identity (n p = m): token t is slot t's only input and output (D = C = I). A constant
+// D or C passes no gradient to the router.
+enum class Mixing { soft, soft_uniform_combine, uniform_soft, uniform, identity };
+inline constexpr EnumName<Mixing> kMixingNames[] = {{Mixing::soft, "soft"},
+                                                   {Mixing::soft_uniform_combine, "soft-uniform-combine"},
+                                                   {Mixing::uniform_soft, "uniform-soft"},
+                                                   {Mixing::uniform, "uniform"},
+                                                   {Mixing::identity, "identity"}};
+inline const char* to_string(Mixing value) { return name_of(value, kMixingNames); }
 enum class PhiInit { uniform, normal };
 
 inline constexpr EnumName<Normalize> kNormalizeNames[] = {
@@ -49,8 +59,11 @@ struct SoftMoeShape {
   bool expert_bias = false;
   Activation activation = Activation::relu;
   Normalize normalize = Normalize::router;
+  Mixing mixing = Mixing::soft;
 
   int total_slots() const { return experts * slots; }
+  bool soft_dispatch() const { return mixing == Mixing::soft || mixing == Mixing::soft_uniform_combine; }
+  bool soft_combine() const { return mixing == Mixing::soft || mixing == Mixing::uniform_soft; }
 };
 
 // Parameters of the layer's n experts: w1, w2 and, with expert biases, b1, b2.

@@ -67,6 +67,7 @@ struct VitConfig {
   int slots = 1;               // p, slots per expert
   int expert_hidden = 0;       // each expert's hidden width; 0: max(1, mlp_width() / experts)
   Normalize normalize = Normalize::router;
+  Mixing mixing = Mixing::soft;  // the Soft MoE's dispatch and combine (or a routing ablation)
   PhiInit phi_init = PhiInit::normal;
   int classes = 10;
   // A sparse router (Tokens Choice or Experts Choice) in place of the Soft MoE of every MoE block: its
