@@ -136,8 +136,12 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_
   try {
     source = run_source(config);
     const auto file = SafetensorsFile::read(dir / "model.safetensors", /*require_checksum=*/true);
+    // A sparse router's output depends on the images routed with it: evaluate in the batches train did,
+    // so that the groups, and the accuracy train.csv reported, are the same.
+    const bool grouped = is_routed_architecture(json::at(config, "architecture"));
+    if (grouped) batch = static_cast<int>(json::as_int(json::at(config, "batch")));
     if (vit) run = load_vit_run(dir, config, file, batch, input);
-    else if (is_routed_architecture(json::at(config, "architecture"))) run = load_routed_run(dir, config, file, batch);
+    else if (grouped) run = load_routed_run(dir, config, file, batch);
     else run = load_paper_run(dir, config, file, batch);
     if (run.router.empty()) run.router = "soft";
   } catch (const UsageError&) {

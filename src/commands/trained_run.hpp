@@ -22,7 +22,8 @@ struct TrainedRun {
 };
 
 // Loads model.safetensors (checked against config.json) with batches of up to `batch` inputs and the test
-// set (from data_dir, or the run's own when empty). A directory that is not a usable run, or a dense ViT
+// set (from data_dir, or the run's own when empty). A sparse router's run is evaluated in the batches it
+// was trained with (its groups depend on them), whatever `batch` says. A directory that is not a usable run, or a dense ViT
 // (no experts to select), is a UsageError naming --run; unreadable data is a RunError.
 TrainedRun load_trained_run(const std::string& dir, const std::string& data_dir, int batch);
 

@@ -61,7 +61,7 @@ cmp -s "$WORK/a/model.safetensors" "$WORK/d/model.safetensors" || fail "resumed 
 "$SOFTMOE" train "${base[@]}" --router experts-choice --experts 8 --out "$WORK/ec" > /dev/null || fail "experts-choice run failed"
 "$SOFTMOE" train "${base[@]}" --router dense --experts 8 --out "$WORK/dense" > /dev/null || fail "dense run failed"
 grep -q '"hidden": 784' "$WORK/dense/config.json" || fail "dense is not one MLP of hidden 784"
-"$SOFTMOE" specialize --run "$WORK/a" --data-dir "$data" --quiet --out "$WORK/a.csv" > /dev/null || fail "specialize on tokens-choice failed"
+"$SOFTMOE" specialize --run "$WORK/a" --data-dir "$data" --batch 100 --quiet --out "$WORK/a.csv" > /dev/null || fail "specialize on tokens-choice failed"
 [ "$(wc -l < "$WORK/a.csv")" = 2 ] || fail "specialize on a sparse run wrote more than the all row: $(cat "$WORK/a.csv")"
 acc=$(tail -1 "$WORK/a/train.csv" | cut -d, -f5)
 grep -q "^8,8,all,all,$acc," "$WORK/a.csv" || fail "specialize's all row differs from train.csv's accuracy $acc: $(cat "$WORK/a.csv")"
