@@ -131,4 +131,5 @@ GP
 plot_vit_selection results/fashion-mnist-vit-selection selection_vit_fashion "" 0.74:0.9 0.82:0.9
 plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_fashion_noresidual \
   ", no MoE residual" 0.2:0.9 0.2:0.9
+experiments/routers_figures.sh
 ls "$out"

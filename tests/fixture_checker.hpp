@@ -60,12 +60,14 @@ struct Checker {
     if (tolerance >= 0) CHECK(error <= tolerance);
   }
 
+  // Loads every registered parameter by name (shapes must match PyTorch's) and zeroes the gradients.
   template <class T>
   void load_params(ParamBuffer<T>& params) {
     for (const auto& e : params.entries()) {
       file.copy_to(e.name, e.shape, params.values() + e.offset);
       used.insert(e.name);
     }
+    params.zero_grad();
   }
 
   template <class T>

@@ -16,77 +16,14 @@
 #include "softmoe/layers/layernorm.hpp"
 #include "softmoe/layers/pooling.hpp"
 #include "vit_block.hpp"
+#include "fixture_checker.hpp"
 #include "relative_error.hpp"
 
 using namespace softmoe;
 
 namespace {
 
-constexpr double kDoubleTolerance = 1e-9;
-constexpr double kFloatTolerance = 1e-5;
-
-SafetensorsFile fixture(const std::string& name) {
-  return SafetensorsFile::read(std::string(SOFTMOE_SOURCE_DIR "/tests/reference/fixtures/") + name + ".safetensors",
-                               /*require_checksum=*/true);
-}
-
-int meta_int(const SafetensorsFile& f, const std::string& key) {
-  const auto it = f.metadata().find(key);
-  if (it == f.metadata().end()) throw std::runtime_error(f.source() + ": no metadata " + key);
-  return std::stoi(it->second);
-}
-
-std::size_t sz(int v) { return static_cast<std::size_t>(v); }
-
-using test::relative_error;
-
-// Reads inputs and parameters, compares outputs and gradients, and records what was used.
-// With a negative tolerance nothing is asserted; `worst` still records the largest error.
-struct Checker {
-  const SafetensorsFile& file;
-  double tolerance;
-  std::set<std::string> used;
-  double worst = 0;
-
-  template <class T>
-  std::vector<T> input(const std::string& name, const std::vector<std::size_t>& shape) {
-    used.insert(name);
-    return file.values<T>(name, shape);
-  }
-
-  template <class T>
-  void expect(const std::string& name, const T* ours, const std::vector<std::size_t>& shape) {
-    used.insert(name);
-    CAPTURE(file.source());
-    CAPTURE(name);
-    const double error = relative_error(ours, file.values<double>(name, shape));
-    CAPTURE(error);
-    worst = std::max(worst, error);
-    if (tolerance >= 0) CHECK(error <= tolerance);
-  }
-
-  // Loads every registered parameter by name (shapes must match PyTorch's) and zeroes the gradients.
-  template <class T>
-  void load_params(ParamBuffer<T>& params) {
-    for (const auto& e : params.entries()) {
-      file.copy_to(e.name, e.shape, params.values() + e.offset);
-      used.insert(e.name);
-    }
-    params.zero_grad();
-  }
-
-  template <class T>
-  void expect_grads(ParamBuffer<T>& params) {
-    for (const auto& e : params.entries()) expect("grad." + e.name, params.grads() + e.offset, e.shape);
-  }
-
-  void all_used() const {
-    for (const auto& name : file.names()) {
-      CAPTURE(name);
-      CHECK(used.count(name) == 1);
-    }
-  }
-};
+using namespace softmoe::test;
 
 template <class T>
 void check_layernorm(double tolerance) {

@@ -6,6 +6,7 @@
 #include "softmoe/kernels/gemm.hpp"
 #include "softmoe/kernels/parallel.hpp"
 #include "softmoe/layers/aux_loss.hpp"
+#include "softmoe/layers/expert_init.hpp"
 #include "softmoe/layers/routing.hpp"
 #include "softmoe/rng.hpp"
 
@@ -64,13 +65,7 @@ void sparse_moe_init(SparseMoeTensors<T> w, const SparseMoeShape& s, Rng& rng) {
   const double router_std = 1.0 / std::sqrt(static_cast<double>(d));
   if (w.router)
     for (long i = 0; i < d * n; ++i) w.router[i] = static_cast<T>(router_std * rng.normal());
-  const double bound1 = 1.0 / std::sqrt(static_cast<double>(d)), bound2 = 1.0 / std::sqrt(static_cast<double>(h));
-  for (long i = 0; i < n * d * h; ++i) w.w1[i] = static_cast<T>(rng.uniform(-bound1, bound1));
-  if (w.b1)
-    for (long i = 0; i < n * h; ++i) w.b1[i] = static_cast<T>(rng.uniform(-bound1, bound1));
-  for (long i = 0; i < n * h * d_out; ++i) w.w2[i] = static_cast<T>(rng.uniform(-bound2, bound2));
-  if (w.b2)
-    for (long i = 0; i < n * d_out; ++i) w.b2[i] = static_cast<T>(rng.uniform(-bound2, bound2));
+  experts_init(w.w1, w.b1, w.w2, w.b2, n, d, h, d_out, rng);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "softmoe/layers/expert_init.hpp"
 #include "softmoe/layers/linear.hpp"
 #include "softmoe/rng.hpp"
 
@@ -30,15 +31,8 @@ MoeModel<T>::~MoeModel() = default;
 template <class T>
 void MoeModel<T>::init(Rng& rng) {
   softmoe_init(moe_values(), config_.moe, config_.phi_init, rng);
-  const int inputs = config_.head_inputs();
-  const double bound = 1.0 / std::sqrt(static_cast<double>(inputs));
-  T* weight = params_.value(head_weight_);
-  for (long i = 0; i < static_cast<long>(config_.outputs) * inputs; ++i)
-    weight[i] = static_cast<T>(rng.uniform(-bound, bound));
-  if (config_.head_bias) {
-    T* bias = params_.value(head_bias_);
-    for (int o = 0; o < config_.outputs; ++o) bias[o] = static_cast<T>(rng.uniform(-bound, bound));
-  }
+  linear_init(params_.value(head_weight_), config_.head_bias ? params_.value(head_bias_) : static_cast<T*>(nullptr),
+              config_.head_inputs(), config_.outputs, rng);
 }
 
 template <class T>

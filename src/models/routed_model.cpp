@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "softmoe/layers/expert_init.hpp"
 #include "softmoe/layers/linear.hpp"
 
 namespace softmoe {
@@ -27,15 +28,8 @@ RoutedMoeModel<T>::RoutedMoeModel(const RoutedModelConfig& config, int max_batch
 template <class T>
 void RoutedMoeModel<T>::init(Rng& rng) {
   sparse_moe_init(moe_ids_.values(params_, config_.moe), config_.moe, rng);
-  const int inputs = config_.head_inputs();
-  const double bound = 1.0 / std::sqrt(static_cast<double>(inputs));
-  T* weight = params_.value(head_weight_);
-  for (long i = 0; i < static_cast<long>(config_.outputs) * inputs; ++i)
-    weight[i] = static_cast<T>(rng.uniform(-bound, bound));
-  if (config_.head_bias) {
-    T* bias = params_.value(head_bias_);
-    for (int o = 0; o < config_.outputs; ++o) bias[o] = static_cast<T>(rng.uniform(-bound, bound));
-  }
+  linear_init(params_.value(head_weight_), config_.head_bias ? params_.value(head_bias_) : static_cast<T*>(nullptr),
+              config_.head_inputs(), config_.outputs, rng);
 }
 
 template <class T>
