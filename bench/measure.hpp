@@ -3,6 +3,7 @@
 // nothing but the standard library): the clock, the timing rule (median of repeated runs after warm-up),
 // peak memory, and the paper's model FLOP count (torch_peer.py uses the same formula).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -23,6 +24,48 @@ inline double model_flops(int n, int h, double samples, int kept) {
   const double per_kept_slot = 2.0 * m * d + 2.0 * d * h + 2.0 * h * d + 2.0 * m * d;
   const double head = 2.0 * m * d * kClasses;
   return samples * (router + kept * per_kept_slot + head);
+}
+
+// A sparse router of the paper's model (bench_router, torch_peer.py --task router, libtorch_peer --task router).
+struct RouterSettings {
+  bool tokens_choice = true;
+  int k = 1;  // Tokens Choice
+  double capacity_factor = 1.0;
+  bool bpr = false;  // Tokens Choice
+  int group_images = 8;
+};
+
+// The CSV task of a router row: router-tc-k1-c1.25-bpr, router-ec-c1, ...-g16 when G is not 8 (torch_peer.py's
+// router_task builds the same names).
+inline std::string router_task(const RouterSettings& r) {
+  char c[32];
+  std::snprintf(c, sizeof c, "%g", r.capacity_factor);
+  std::string task = r.tokens_choice ? "router-tc-k" + std::to_string(r.k) + "-c" + c + (r.bpr ? "-bpr" : "")
+                                     : std::string("router-ec-c") + c;
+  if (r.group_images != 8) task += "-g" + std::to_string(r.group_images);
+  return task;
+}
+
+// Capacity per expert of a group of S tokens, as the engine's sparse_capacity.
+inline int router_capacity(const RouterSettings& r, int n, int S) {
+  if (r.tokens_choice) return static_cast<int>(std::ceil(static_cast<double>(S) * r.k * r.capacity_factor / n - 1e-9));
+  return std::min(S, std::max(1, static_cast<int>(std::floor(S * r.capacity_factor / n + 0.5))));
+}
+
+// Forward FLOPs (a multiply-add counts 2) of the paper's model with a sparse router over `samples` inputs:
+// router logits and head per input, both expert layers per nominal token-expert pair. Nominal pairs per
+// group of S tokens: Tokens Choice min(S K, n C) (what it asks for, at most what fits), Experts Choice n C
+// (exact); dispatch and combine are data movement and count 0. Groups of G images, the last one partial as
+// the engine routes it. torch_peer.py's router_flops is the same formula.
+inline double router_model_flops(const RouterSettings& r, int n, int h, int samples) {
+  const double m = kTokens, d = kDim;
+  double pairs = 0;
+  for (int first = 0; first < samples; first += r.group_images) {
+    const int S = kTokens * std::min(r.group_images, samples - first), C = router_capacity(r, n, S);
+    pairs += r.tokens_choice ? std::min(static_cast<double>(S) * r.k, static_cast<double>(n) * C)
+                             : static_cast<double>(n) * C;
+  }
+  return samples * (2.0 * m * d * n + 2.0 * m * d * kClasses) + pairs * (2.0 * d * h + 2.0 * h * d);
 }
 
 inline double peak_rss_mb() {

@@ -12,6 +12,15 @@ slower, which would make every ratio a lie). Every configuration runs --rounds t
 the other, and keeps its median round: this VM's speed drifts both ways over minutes (a peer once ran one
 round 1.3x faster than in any other measurement), so neither one slow nor one lucky round decides a ratio.
 Every round's rows are kept beside the CSV (bench-rounds.csv).
+
+Sparse routers (bench_router; torch_peer.py and libtorch_peer --task router): a training step of the paper's
+model with Tokens Choice (K = 1, c = 1.25, BPR) or Experts Choice (c = 1) in place of the Soft MoE, at n in
+--router-experts, groups of 8 images (Experts Choice: the smallest G of 8, 16, 32, ... whose capacity
+round(4 G c / n) is at least 1, so 16 at n = 128), router noise and Tokens Choice's auxiliary loss on. The
+peers use fixed-capacity expert buffers filled by gather and combined by index_add (torch_peer.py's
+RouterModel says why not the einsum dispatch) and check themselves against a plain implementation first
+(torch_peer.py: tests/reference/train_router_torch.py; libtorch_peer: per-token loops); a peer that fails its
+check prints no row. Their rows get ratios only: no target was agreed for routers.
 """
 import argparse
 import csv
@@ -25,6 +34,9 @@ import time
 HEADER = ["task", "impl", "threads", "blas_threads", "torch_threads", "experts", "hidden", "batch", "k",
           "seconds_per_step", "samples_per_second", "model_gflops_per_second", "peak_rss_mb", "blas"]
 EXPERTS = [2, 8, 32, 128, 512]
+ROUTER_EXPERTS = [8, 32, 128]
+# (router, settings) of the router rows: Tokens Choice K = 1, c = 1.25 with BPR; Experts Choice c = 1
+ROUTERS = [("tokens-choice", dict(k=1, c=1.25, bpr=True)), ("experts-choice", dict(k=1, c=1.0, bpr=False))]
 PEER_CONFIGS = [(1, 1), (2, 1), (1, 2), (2, 2)]  # (OpenBLAS threads, torch threads)
 MIN_PEER_SHARE = 0.5  # of softmoe's one-thread sgemm roof, for a peer's matmul to count as OpenBLAS-speed
 PYTHON = "/usr/bin/python3"  # Debian's python3-torch lives here, not in a virtualenv
@@ -43,6 +55,9 @@ def parse_args():
                    help="times every configuration runs, in turn; each row keeps its median round, and every "
                         "round's rows go to OUT with -rounds before .csv")
     p.add_argument("--no-vit", action="store_true", help="skip the ViT training-step rows")
+    p.add_argument("--router-experts", default=",".join(map(str, ROUTER_EXPERTS)),
+                   help="comma-separated n values of the sparse-router rows")
+    p.add_argument("--no-router", action="store_true", help="skip the sparse-router training-step rows")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: every implementation times its process's CPU time, one thread only (robust to "
                         "other load, but says nothing about threads)")
@@ -106,16 +121,16 @@ def peers_available(build_dir):
     peers = {}
     torch_ok = subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0
     if torch_ok:
-        peers["torch"] = lambda task, n, b, t, secs: [PYTHON, os.path.join(HERE, "torch_peer.py"), "--task", task,
-                                                     "--experts", str(n), "--blas-threads", str(b),
-                                                     "--torch-threads", str(t), "--min-seconds", str(secs)]
+        peers["torch"] = lambda task, n, b, t, secs, extra=(): [
+            PYTHON, os.path.join(HERE, "torch_peer.py"), "--task", task, "--experts", str(n), "--blas-threads", str(b),
+            "--torch-threads", str(t), "--min-seconds", str(secs), *extra]
     else:
         print("PyTorch peer skipped: python3-torch is not installed (apt-get install python3-torch)")
     libtorch = os.path.join(build_dir, "libtorch_peer")
     if os.access(libtorch, os.X_OK):
-        peers["libtorch"] = lambda task, n, b, t, secs: [libtorch, "--task", task, "--experts", str(n),
-                                                        "--blas-threads", str(b), "--torch-threads", str(t),
-                                                        "--min-seconds", str(secs)]
+        peers["libtorch"] = lambda task, n, b, t, secs, extra=(): [
+            libtorch, "--task", task, "--experts", str(n), "--blas-threads", str(b), "--torch-threads", str(t),
+            "--min-seconds", str(secs), *extra]
     else:
         print(f"LibTorch peer skipped: {libtorch} was not built (libtorch-dev missing?)")
     return peers
@@ -143,6 +158,18 @@ def collect(args, peers):
                 for b, t in peer_configs:
                     rows += run(command(task, n, b, t, args.min_seconds), b, t)
             print(f"{task} n={n}: {time.time() - start:.0f} s", flush=True)
+    if not args.no_router:
+        for n in [int(v) for v in args.router_experts.split(",")]:
+            start = time.time()
+            for router, settings in ROUTERS:
+                flags = router_flags(router, settings, n)
+                for t in threads:
+                    rows += run([bench("bench_router"), *flags, "--experts", str(n), "--threads", str(t),
+                                 "--min-seconds", str(args.min_seconds)], t)
+                for name, command in peers.items():
+                    for b, t in peer_configs:
+                        rows += run(command("router", n, b, t, args.min_seconds, flags), b, t)
+            print(f"routers n={n}: {time.time() - start:.0f} s", flush=True)
     if not args.no_vit:
         start = time.time()
         for t in threads:
@@ -152,6 +179,18 @@ def collect(args, peers):
                 rows += run(peers["torch"]("vit", 16, b, t, args.min_seconds), b, t)
         print(f"vit: {time.time() - start:.0f} s", flush=True)
     return [dict(zip(HEADER, r)) for r in rows]
+
+
+def router_flags(router, settings, n):
+    """The command-line flags of one router row, the same for bench_router and both peers."""
+    flags = ["--router", router, "--capacity-factor", f"{settings['c']:g}"]
+    group = 8
+    if router == "tokens-choice":
+        flags += ["--router-k", str(settings["k"])] + (["--bpr"] if settings["bpr"] else [])
+    else:  # the smallest of 8, 16, 32, ... with an Experts Choice capacity round(4 G c / n) >= 1
+        while int(4 * group * settings["c"] / n + 0.5) < 1:
+            group *= 2
+    return flags + ["--group-images", str(group)]
 
 
 KEY = ["task", "impl", "threads", "blas_threads", "torch_threads", "experts", "hidden", "batch", "k"]
@@ -226,9 +265,11 @@ def report(rows, peers):
     roof1 = roof(rows, "softmoe")
     experts = sorted({int(r["experts"]) for r in rows if r["task"] != "sgemm"})
     tasks = [t for t in ("train", "infer_all", "infer_topk", "train_vit") if any(r["task"] == t for r in rows)]
-    print(f"\nms per step (train: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16), median of "
-          f"the rounds; ratio = fastest peer time / softmoe time")
-    print(f"{'task':<11}{'n':>5} | {'softmoe 1t':>10} {'peer 1t':>9} {'ratio':>6} | {'softmoe best':>12} "
+    tasks += sorted({r["task"] for r in rows if r["task"].startswith("router-")}, reverse=True)
+    print(f"\nms per step (train, router-*: batch 256; inference: 5000 inputs; train_vit: batch 128, n = 16), "
+          f"median of the rounds; ratio = fastest peer time / softmoe time")
+    width = max([11] + [len(t) + 1 for t in tasks])
+    print(f"{'task':<{width}}{'n':>5} | {'softmoe 1t':>10} {'peer 1t':>9} {'ratio':>6} | {'softmoe best':>12} "
           f"{'peer best':>10} {'ratio':>6} | peer best configuration")
     for task in tasks:
         for n in sorted({int(r["experts"]) for r in rows if r["task"] == task}):
@@ -238,7 +279,7 @@ def report(rows, peers):
             peer1, peerb = best(rows, task, n, trusted, 1), best(rows, task, n, trusted, 2)
             cell = lambda r: f"{1e3 * seconds(r):.2f}" if r else "-"
             ratio = lambda p, o: f"{seconds(p) / seconds(o):.2f}" if p and o else "-"
-            print(f"{task:<11}{n:>5} | {cell(ours1):>10} {cell(peer1):>9} {ratio(peer1, ours1):>6} | "
+            print(f"{task:<{width}}{n:>5} | {cell(ours1):>10} {cell(peer1):>9} {ratio(peer1, ours1):>6} | "
                   f"{cell(oursb):>12} {cell(peerb):>10} {ratio(peerb, oursb):>6} | {label(peerb) if peerb else '-'}")
     two_threads = any(int(r["threads"]) == 2 for r in rows)
     print("\ntargets")
@@ -290,7 +331,7 @@ def main():
     if args.clock == "cpu":
         THREADS[0] = (1,)
         print("clock: CPU time of each process, one thread only")
-    for exe in ("bench_sgemm", "bench_train", "bench_infer", "bench_vit"):
+    for exe in ("bench_sgemm", "bench_train", "bench_infer", "bench_vit", "bench_router"):
         if not os.access(os.path.join(args.build_dir, exe), os.X_OK):
             sys.exit(f"run_bench.py: {args.build_dir}/{exe} is missing; build bench/ first (make bench)")
     peers = peers_available(args.build_dir)
@@ -313,6 +354,9 @@ def main():
         print(f"{len(NOISY)} configurations started while other processes kept the machine busy; rerun for "
               f"clean numbers. First: {NOISY[0]}")
     report(rows, peers)
+    if any(r["task"].startswith("router-") for r in rows):
+        print("router-*: Tokens Choice (tc: K, c, BPR) or Experts Choice (ec: c; -g16: groups of 16 images) in place "
+              "of the Soft MoE; no target agreed for them, ratios only")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ bench/bench_infer, and printed as CSV rows of bench/common.hpp's schema (no head
   torch_peer.py --task infer --experts 128 ...      (all-expert and top-k inference rows)
   torch_peer.py --task sgemm ...                    (torch.mm GFLOP/s: proves the BLAS is not crippled)
   torch_peer.py --task vit ...                      (one training step of the Soft MoE ViT, bench_vit's model)
+  torch_peer.py --task router --router tokens-choice --experts 32 --router-k 1 --capacity-factor 1.25 --bpr ...
+                                                    (one training step with a sparse router, bench_router's model)
+  torch_peer.py --task router-check ...             (the router peer against tests/reference/train_router_torch.py)
 
 OPENBLAS_NUM_THREADS must be set in the environment before Python starts (torch.set_num_threads does
 not limit OpenBLAS's own pool); the script refuses to run when it disagrees with --blas-threads.
@@ -20,11 +23,12 @@ import sys
 import time
 
 TOKENS, DIM, CLASSES = 4, 196, 10  # the paper's MNIST model: 4 patches of 14 x 14 pixels
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=["train", "infer", "sgemm", "vit"], required=True)
+    p.add_argument("--task", choices=["train", "infer", "sgemm", "vit", "router", "router-check"], required=True)
     p.add_argument("--impl", default="torch")
     p.add_argument("--experts", type=int, default=8)
     p.add_argument("--batch", type=int, default=256)
@@ -35,7 +39,25 @@ def parse_args():
     p.add_argument("--min-seconds", type=float, default=1.0)
     p.add_argument("--vit-batch", type=int, default=128)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    return p.parse_args()
+    p.add_argument("--router", choices=["tokens-choice", "experts-choice"], default="tokens-choice")
+    p.add_argument("--router-k", type=int, default=1)
+    p.add_argument("--capacity-factor", type=float, default=1.0)
+    p.add_argument("--group-images", type=int, default=8)
+    p.add_argument("--bpr", action="store_true")
+    p.add_argument("--dispatch", choices=["gather", "einsum"], default="gather",
+                   help="router task: how tokens reach the expert buffers (RouterModel's docstring)")
+    args = p.parse_args()
+    if args.task.startswith("router"):
+        tc = args.router == "tokens-choice"
+        if not tc and (args.router_k != 1 or args.bpr):
+            p.error("--router-k/--bpr: Tokens Choice only")
+        if not 1 <= args.experts <= TOKENS * DIM or (tc and not 1 <= args.router_k <= args.experts):
+            p.error("--experts in 1..784, --router-k in 1..n")
+        if args.capacity_factor <= 0 or args.group_images < 1 or args.batch % args.group_images:
+            p.error("--capacity-factor > 0, --group-images >= 1 dividing --batch (no partial group here)")
+        if not tc and math.floor(TOKENS * args.group_images * args.capacity_factor / args.experts + 0.5) < 1:
+            p.error(f"--group-images {args.group_images}: Experts Choice capacity rounds to 0")
+    return args
 
 
 def peak_rss_mb():
@@ -311,6 +333,258 @@ def bench_vit(torch, args):
               seconds, 3 * vit_flops(args.vit_batch), peak_rss_mb()), flush=True)
 
 
+# ---------------------------------------------------------------------------------------------- sparse routers
+# bench_router's model: the paper's MNIST model with a Tokens Choice or Experts Choice layer in place of the
+# Soft MoE (include/softmoe/layers/sparse_moe.hpp, /work/shared/notes/sparse-routers.md): per group of G
+# consecutive images (S = 4 G tokens) logits = x W (no bias), training noise N(0, (1/n)^2), gates =
+# softmax(noisy); bias-free ReLU experts 196 -> int(784 / n) -> 196; head 784 -> 10 without bias; the
+# Tokens Choice auxiliary loss importance + load (per group, mean over groups) at weight 0.005.
+NOISE_STD, AUX_WEIGHT = 1.0, 0.005
+
+
+def router_capacity(tokens_choice, k, c, n, S):
+    """bench/measure.hpp's router_capacity (the engine's sparse_capacity)."""
+    if tokens_choice:
+        return math.ceil(S * k * c / n - 1e-9)
+    return min(S, max(1, math.floor(S * c / n + 0.5)))
+
+
+def router_task(args):
+    """bench/measure.hpp's router_task."""
+    if args.router == "tokens-choice":
+        task = f"router-tc-k{args.router_k}-c{args.capacity_factor:g}" + ("-bpr" if args.bpr else "")
+    else:
+        task = f"router-ec-c{args.capacity_factor:g}"
+    return task + (f"-g{args.group_images}" if args.group_images != 8 else "")
+
+
+def router_flops(args, n, h, samples):
+    """bench/measure.hpp's router_model_flops: router and head per input, both expert layers per nominal
+    token-expert pair (Tokens Choice min(S K, n C) per group, Experts Choice n C); dispatch and combine 0."""
+    tc = args.router == "tokens-choice"
+    pairs = 0
+    for first in range(0, samples, args.group_images):
+        S = TOKENS * min(args.group_images, samples - first)
+        C = router_capacity(tc, args.router_k, args.capacity_factor, n, S)
+        pairs += min(S * args.router_k, n * C) if tc else n * C
+    return samples * (2.0 * TOKENS * DIM * n + 2.0 * TOKENS * DIM * CLASSES) + pairs * 4.0 * DIM * h
+
+
+class RouterModel:
+    """The router peer, written as MoE code does it (GShard / vmoe): routing vectorised over the groups,
+    every expert's fixed-capacity buffer [n, groups * C] filled from top-k plus a running count of the
+    pairs in rank-major order, all n experts as one bmm pair.
+
+    Dispatch (--dispatch):
+      gather  the buffers hold token indices: expert inputs are one index_select of the tokens (plus a zero
+              row for empty slots and dropped pairs), the combine one index_add of the gated expert outputs.
+              O(n g C d) data movement; the default: faster than einsum in every bench configuration
+              (one-thread runs at n = 8, 32, 128, Tokens Choice K = 1 c = 1.25 BPR and Experts Choice
+              c = 1: 5 to 30% less time per step, on a busy machine).
+      einsum  vmoe's one-hot dispatch tensor [g, S, n, C]: expert inputs einsum('gsec,gsd->egcd'), combine
+              einsum('gsec,egcd->gsd'), the slot gates einsum('gsec,gse->egc'); O(g S n C d)
+              multiply-adds, more than the expert work itself once S outgrows 2 h (n = 32 and up).
+    Both scale each slot's hidden activations by its gate before the second expert layer (the same as
+    scaling its output, the layer being linear, and h wide instead of d), so that combine is a constant
+    scatter (or einsum) whose backward is one gather. Gradients reach the gates of the kept pairs (and, for
+    the auxiliary loss, the logits), never the selection, as in softmoe and train_router_torch.py."""
+
+    def __init__(self, torch, args, seed=0, weights=None):
+        self.torch, self.F = torch, torch.nn.functional
+        self.n = n = args.experts
+        self.h = h = (TOKENS * DIM) // n
+        self.tc = args.router == "tokens-choice"
+        self.k, self.c, self.G, self.bpr = args.router_k, args.capacity_factor, args.group_images, args.bpr
+        self.dispatch = args.dispatch
+        if weights is None:
+            g = torch.Generator().manual_seed(seed)
+            self.W = torch.randn(DIM, n, generator=g) / math.sqrt(DIM)
+            self.w1 = (torch.rand(n, DIM, h, generator=g) * 2 - 1) / math.sqrt(DIM)
+            self.w2 = (torch.rand(n, h, DIM, generator=g) * 2 - 1) / math.sqrt(h)
+            fan_in = TOKENS * DIM
+            self.head = (torch.rand(CLASSES, fan_in, generator=g) * 2 - 1) / math.sqrt(fan_in)
+        else:
+            self.W, self.w1, self.w2, self.head = (w.detach().clone() for w in weights)
+        for p in self.parameters():
+            p.requires_grad_()
+
+    def parameters(self):
+        return [self.W, self.w1, self.w2, self.head]
+
+    def slots(self, gates, groups, S):
+        """gates [T, n] (T = groups S) -> (pair [n, groups C] index into gates.flatten() of the pair in each
+        slot, T n for an empty slot; C; the top-K expert indices [groups, S, K] for Tokens Choice)."""
+        torch, n = self.torch, self.n
+        C = router_capacity(self.tc, self.k, self.c, n, S)
+        g3 = gates.detach().view(groups, S, n)
+        first = (torch.arange(groups) * S).view(groups, 1, 1)  # first token of each group
+        if not self.tc:  # each expert's top C tokens of its group
+            taken = g3.topk(C, dim=1).indices                                  # [g, C, n]
+            e = torch.arange(n).view(1, 1, n)
+            return ((first + taken) * n + e).permute(2, 0, 1).reshape(n, groups * C), C, None
+        K = self.k
+        choice = g3.topk(K, dim=2).indices                                     # [g, S, K], best first
+        if self.bpr:  # tokens by top-1 gate, descending (ties by position, as softmoe and vmoe)
+            order = torch.sort(g3.max(dim=2).values, dim=1, descending=True, stable=True).indices
+            choice_ordered = choice.gather(1, order.unsqueeze(2).expand(groups, S, K))
+            token = first.view(groups, 1) + order                              # [g, S]
+        else:
+            choice_ordered = choice
+            token = first.view(groups, 1) + torch.arange(S).view(1, S)
+        expert = choice_ordered.transpose(1, 2).reshape(groups, K * S)        # rank-major offer order
+        onehot = self.F.one_hot(expert, n)                                     # [g, K S, n]
+        position = (onehot.cumsum(dim=1) * onehot).sum(dim=2) - 1             # place in the expert's buffer
+        token = token.repeat(1, K)                                             # [g, K S], rank-major
+        slot = expert * (groups * C) + torch.arange(groups).view(groups, 1) * C + position
+        slot = torch.where(position < C, slot, n * groups * C)                 # dropped: the dump slot
+        pair = torch.full((n * groups * C + 1,), gates.shape[0] * n, dtype=torch.long)
+        pair.scatter_(0, slot.flatten(), (token * n + expert).flatten())
+        return pair[:-1].view(n, groups * C), C, choice
+
+    def forward(self, x, noise=None):
+        """x [B, m, d], noise [B m, n] already scaled or None -> (logits [B, classes], auxiliary loss)."""
+        torch, F, n = self.torch, self.F, self.n
+        B = x.shape[0]
+        T, S, groups = B * TOKENS, self.G * TOKENS, B // self.G
+        X = x.reshape(T, DIM)
+        logits = X @ self.W
+        noisy = logits if noise is None else logits + noise
+        gates = noisy.softmax(dim=1)
+        pair, C, choice = self.slots(gates, groups, S)
+        if self.dispatch == "gather":
+            token = pair // n                                                  # T: the zero row
+            xin = torch.cat([X, X.new_zeros(1, DIM)]).index_select(0, token.flatten()).view(n, groups * C, DIM)
+            gate = torch.cat([gates.flatten(), gates.new_zeros(1)]).index_select(0, pair.flatten())
+            out = torch.bmm(torch.relu(torch.bmm(xin, self.w1)) * gate.view(n, groups * C, 1), self.w2)
+            y = torch.zeros(T + 1, DIM).index_add(0, token.flatten(), out.view(-1, DIM))[:T]
+        else:
+            # one-hot [g, S, n, C]: slot (e, group, c) of pair p = s n + e of its group
+            grp = torch.arange(groups).view(1, groups, 1)
+            c = torch.arange(C).view(1, 1, C)
+            p = pair.view(n, groups, C)
+            index = ((p - grp * S * n) * C + c).permute(1, 0, 2).reshape(groups, n * C)  # s n C + e C + c
+            filled = (p < T * n).permute(1, 0, 2).reshape(groups, n * C)
+            index = torch.where(filled, index, S * n * C)                       # empty slots: the dump column
+            dispatch = torch.zeros(groups, S * n * C + 1).scatter_(1, index, 1.0)[:, :-1].view(groups, S, n, C)
+            gate = torch.einsum("gsec,gse->egc", dispatch, gates.view(groups, S, n)).reshape(n, groups * C, 1)
+            xin = torch.einsum("gsec,gsd->egcd", dispatch, X.view(groups, S, DIM)).reshape(n, groups * C, DIM)
+            out = torch.bmm(torch.relu(torch.bmm(xin, self.w1)) * gate, self.w2)
+            y = torch.einsum("gsec,egcd->gsd", dispatch, out.view(n, groups, C, DIM)).reshape(T, DIM)
+        aux = None
+        if self.tc:  # importance + load (with noise), per group, mean over groups
+            def cv2(v):
+                mu = v.mean(dim=1)
+                return ((v - mu.unsqueeze(1)) ** 2).mean(dim=1) / mu ** 2
+            clean = logits.softmax(dim=1) if noise is not None else gates
+            aux = cv2(clean.view(groups, S, n).sum(dim=1))
+            if noise is not None:
+                sigma = NOISE_STD / n
+                l3 = logits.view(groups, S, n)
+                tau = noisy.view(groups, S, n).gather(2, choice[:, :, self.k - 1:self.k])  # K-th largest noisy logit
+                load = (0.5 * torch.erfc((tau - l3) / (sigma * math.sqrt(2.0)))).mean(dim=1)
+                aux = aux + cv2(load)
+            aux = aux.mean()
+        return y.view(B, TOKENS * DIM) @ self.head.t(), aux
+
+
+def router_loss(torch, model, x, labels, noise):
+    logits, aux = model.forward(x, noise)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    return (loss + AUX_WEIGHT * aux if aux is not None else loss), logits
+
+
+def check_router(torch, args, batch=None, seed=3):
+    """The peer against tests/reference/train_router_torch.py (its Model.forward, every expert on every token
+    and a mask), same weights and inputs, noise off and on (the same torch.randn draw): returns the largest
+    absolute differences (logits, loss, and each parameter's gradient relative to its largest entry)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+    try:
+        import train_router_torch as ref
+    except ImportError as e:
+        sys.exit(f"torch_peer.py: cannot check the router peer: tests/reference/train_router_torch.py ({e})")
+    n = args.experts
+    cfg = argparse.Namespace(router=args.router, experts=n, hidden=(TOKENS * DIM) // n, router_k=args.router_k,
+                             capacity_factor=args.capacity_factor, group_images=args.group_images, bpr=args.bpr,
+                             noise_std=NOISE_STD, aux_loss="importance,load" if args.router == "tokens-choice" else "none")
+    B = batch or 4 * args.group_images
+    torch.manual_seed(seed)
+    reference = ref.Model(cfg)
+    mine = RouterModel(torch, args, weights=reference.params())
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(B, TOKENS, DIM, generator=gen)
+    labels = torch.randint(0, CLASSES, (B,), generator=gen)
+    worst = {}
+    for noise_on in (False, True):
+        torch.manual_seed(seed + 2)
+        theirs, aux, _ = reference.forward(x, train=noise_on)  # draws torch.randn(B m, n) * (1 / n) when on
+        loss_ref = torch.nn.functional.cross_entropy(theirs, labels)
+        if cfg.aux_loss != "none":
+            loss_ref = loss_ref + AUX_WEIGHT * aux
+        grads_ref = torch.autograd.grad(loss_ref, reference.params())
+        torch.manual_seed(seed + 2)
+        noise = torch.randn(B * TOKENS, n) * (NOISE_STD / n) if noise_on else None
+        loss, ours = router_loss(torch, mine, x, labels, noise)
+        grads = torch.autograd.grad(loss, mine.parameters())
+        tag = "noise" if noise_on else "clean"
+        worst[f"logits {tag}"] = (ours - theirs).abs().max().item()
+        worst[f"loss {tag}"] = abs(loss.item() - loss_ref.item())
+        worst[f"grads {tag}"] = max(((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
+                                    for a, b in zip(grads, grads_ref))
+    return worst
+
+
+def check_ok(worst):
+    return all(v <= 1e-5 for v in worst.values())
+
+
+def bench_router(torch, args):
+    worst = check_router(torch, args)
+    summary = ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
+    if not check_ok(worst):
+        sys.exit(f"torch_peer.py: the router peer disagrees with train_router_torch.py ({summary})")
+    print(f"router peer == train_router_torch.py ({router_task(args)}, n={args.experts}, {args.dispatch}): {summary}",
+          file=sys.stderr)
+    model = RouterModel(torch, args)
+    n, h = model.n, model.h
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(args.batch, TOKENS, DIM, generator=gen)
+    labels = torch.randint(0, CLASSES, (args.batch,), generator=gen)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        noise = torch.randn(args.batch * TOKENS, n) * (NOISE_STD / n)  # training noise, every step
+        loss, _ = router_loss(torch, model, x, labels, noise)
+        loss.backward()
+        optimizer.step()
+
+    reset_peak_rss()
+    seconds = timed(step, args.min_seconds, 10, 200, 5)
+    k = args.router_k if model.tc else 0
+    print(row(router_task(args), args.impl, args, n, h, args.batch, k, seconds, 3 * router_flops(args, n, h, args.batch),
+              peak_rss_mb()), flush=True)
+
+
+def bench_router_check(torch, args):
+    """A grid of router settings, both dispatch formulations, against the plain reference: one line each."""
+    failed = 0
+    grid = [("tokens-choice", k, c, bpr, G, n) for n in (4, 8, 32, 128) for k in (1, 2) for c in (0.5, 1.25)
+            for bpr in (False, True) for G in (1, 8) if k <= n]
+    grid += [("experts-choice", 1, c, False, G, n) for n in (4, 8, 32, 128) for c in (0.5, 1, 2) for G in (8, 16, 32)
+             if math.floor(4 * G * c / n + 0.5) >= 1]
+    for router, k, c, bpr, G, n in grid:
+        for dispatch in ("gather", "einsum"):
+            case = argparse.Namespace(**dict(vars(args), router=router, router_k=k, capacity_factor=c, bpr=bpr,
+                                             group_images=G, experts=n, dispatch=dispatch))
+            worst = check_router(torch, case, batch=3 * G)
+            failed += not check_ok(worst)
+            print(f"{router_task(case)} n={n} {dispatch}: " + ", ".join(f"{k} {v:.1e}" for k, v in worst.items())
+                  + ("" if check_ok(worst) else "  FAILED"), flush=True)
+    print(f"{len(grid) * 2} checks, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
 def main():
     args = parse_args()
     env = os.environ.get("OPENBLAS_NUM_THREADS")
@@ -323,7 +597,8 @@ def main():
         sys.exit("torch_peer.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
     torch.set_num_threads(args.torch_threads)
     torch.set_num_interop_threads(1)
-    {"train": bench_train, "infer": bench_infer, "sgemm": bench_sgemm, "vit": bench_vit}[args.task](torch, args)
+    {"train": bench_train, "infer": bench_infer, "sgemm": bench_sgemm, "vit": bench_vit, "router": bench_router,
+     "router-check": bench_router_check}[args.task](torch, args)
 
 
 if __name__ == "__main__":
