@@ -5,12 +5,31 @@
 # 0-2 with their sample standard deviations as error bars.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-summary=results/routers/summary.csv
-[ -f "$summary" ] || exit 0
 out=results/figures
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
+
+# The ViT on Fashion-MNIST (experiments/routers_vit.sh): test accuracy per epoch, seed 0.
+vit=results/routers-vit
+if [ -f "$vit/tc-k1-bpr-seed0/train.csv" ] && [ -f "$vit/ec-c1-seed0/train.csv" ]; then
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/routers_vit_fashion.png"
+set title "Fashion-MNIST ViT, 16 experts of hidden 64 in blocks 2-3 (seed 0)"
+set xlabel "epoch"
+set ylabel "test accuracy"
+set datafile separator ","
+set key bottom right
+plot "results/fashion-mnist-vit/softmoe/train.csv" using 1:5 every ::1 with linespoints lw 2 title "Soft MoE", \
+     "$vit/tc-k1-bpr-seed0/train.csv" using 1:5 every ::1 with linespoints lw 2 title "Tokens Choice K = 1, c = 1, BPR", \
+     "$vit/ec-c1-seed0/train.csv" using 1:5 every ::1 with linespoints lw 2 title "Experts Choice c = 1", \
+     "results/fashion-mnist-vit/dense/train.csv" using 1:5 every ::1 with linespoints lw 2 dt 2 title "dense ViT"
+GP
+fi
+
+summary=results/routers/summary.csv
+[ -f "$summary" ] || exit 0
 
 # series FILE AWK-CONDITION: "mflops accuracy sd" rows of summary.csv matching the condition.
 awk -F, -v dir="$tmp" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
