@@ -235,3 +235,24 @@ TEST_CASE("sparse layer: gradients of inputs, router and experts by central fini
     check_layer_gradients(c);
   }
 }
+
+TEST_CASE("sparse layer: without noise (evaluation) the auxiliary loss is the importance loss of the gates") {
+  SparseMoeShape s = case_shape(SparseRouting::tokens_choice, 4, 2, 1.0, 5, false, AuxLoss::importance_load, 1.0,
+                                Activation::relu, false);
+  s.noise_std = 1.0;
+  ParamBuffer<double> params;
+  const SparseMoeParamIds ids = sparse_moe_register(params, s);
+  params.allocate();
+  Rng rng(5, Stream::init);
+  sparse_moe_init(ids.values(params, s), s, rng);
+  const int B = 5;
+  const std::vector<double> x = random_vector(static_cast<std::size_t>(B) * s.tokens * s.dim, rng);
+  const std::vector<double> noise = random_vector(static_cast<std::size_t>(B) * s.tokens * s.experts, rng, 0.25);
+  SparseMoeActivations<double> act(s, B);
+  std::vector<double> y(static_cast<std::size_t>(B) * s.tokens * s.dim_out), scratch(2 * s.experts);
+  sparse_moe_forward(y.data(), act, x.data(), noise.data(), ids.values(params, s), B);  // training: both losses
+  const double with_noise = act.aux;
+  sparse_moe_forward(y.data(), act, x.data(), static_cast<const double*>(nullptr), ids.values(params, s), B);
+  CHECK(act.aux == doctest::Approx(importance_loss(act.gates.data(), B * s.tokens, s.experts, scratch.data())));
+  CHECK(with_noise != doctest::Approx(act.aux));
+}

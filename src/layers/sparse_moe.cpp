@@ -79,7 +79,8 @@ long max_kept_rows(const SparseMoeShape& s, int B) {
   return groups * s.experts * static_cast<long>(sparse_capacity(s, s.group_tokens(G)));
 }
 
-// One forward of expert e over its rows [r0, r1): expert_in gathered, hidden_pre, hidden, expert_out.
+// Expert e over the R tokens it kept (rows offset[e] .. offset[e + 1] of the packed buffers):
+//   expert_in [R, d] (gathered from x) -> hidden_pre, hidden [R, h] -> expert_out [R, d_out]
 template <class T>
 void expert_forward(SparseMoeActivations<T>& a, const T* x, const SparseMoeTensors<T>& w, int e) {
   const SparseMoeShape& s = a.shape;
@@ -101,7 +102,8 @@ void expert_forward(SparseMoeActivations<T>& a, const T* x, const SparseMoeTenso
        w.w2 + static_cast<long>(e) * h * d_out, d_out, w.b2 ? T(1) : T(0), out, d_out);
 }
 
-// Backward of expert e from dexpert_out: parameter gradients, dexpert_in.
+// Expert e's backward: dexpert_out [R, d_out] -> dhidden, dhidden_pre [R, h] -> dexpert_in [R, d], and its
+// parameter gradients (accumulated).
 template <class T>
 void expert_backward(SparseMoeActivations<T>& a, const SparseMoeTensors<T>& g, const SparseMoeTensors<T>& w, int e) {
   const SparseMoeShape& s = a.shape;
@@ -134,7 +136,7 @@ template <class T>
 void auxiliary(SparseMoeActivations<T>& a, int B, bool backward) {
   const SparseMoeShape& s = a.shape;
   const int n = s.experts, m = s.tokens;
-  const bool noisy = s.noise_std > 0;
+  const bool noisy = a.noise_applied;  // evaluation: no noise, clean_probs and noisy not filled
   const T sigma = static_cast<T>(s.noise_std / n);
   const long groups = (B + s.group_images - 1) / s.group_images;
   const T scale = static_cast<T>(s.aux_weight) / static_cast<T>(groups);
