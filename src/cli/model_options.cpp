@@ -37,7 +37,9 @@ void add_router_options(CLI::App* cmd, RouterOptions& o) {
                   "soft (the Soft MoE), tokens-choice (each token its top-K experts), experts-choice (each expert its "
                   "top-C tokens) or dense (paper-mnist: one MLP of the experts' total hidden width; vit: the dense "
                   "baseline, as --experts 0); sparse routers use the Soft MoE's experts and route groups of "
-                  "--group-images images")
+                  "--group-images images. soft-uniform-combine, uniform-soft, uniform, identity: the Soft MoE paper's "
+                  "routing ablations (dispatch and/or combine constant; identity: token t is slot t, needs n p = "
+                  "tokens)")
       ->transform(enum_names(kRouterNames))->default_str(to_string(o.router))->group(group);
   add_optional(cmd, "--router-k", o.k, "tokens-choice: experts per token K; default 1")->group(group);
   add_optional(cmd, "--capacity-factor", o.capacity_factor,
