@@ -5,7 +5,8 @@ FLOPs per image and the mean drop rate; and the BPR table.
 
   /usr/bin/python3 experiments/routers_summary.py results/routers
 
-Reads DIR/<config>.csv (the sweeps' results.csv), writes DIR/summary.csv and DIR/bpr.md.
+Reads DIR/<config>.csv (the sweeps' results.csv), writes DIR/summary.csv, DIR/bpr.md and DIR/tables.md
+(the tables of results/README.md: equal cost, best n, drop rates, routers against the Soft MoE's top-k).
 """
 import csv
 import glob
@@ -85,7 +86,63 @@ def main():
     with open(os.path.join(directory, "bpr.md.tmp"), "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(os.path.join(directory, "bpr.md.tmp"), os.path.join(directory, "bpr.md"))
-    print(f"wrote {out} ({len(rows)} rows) and bpr.md")
+    write_tables(rows, os.path.join(directory, "tables.md"))
+    print(f"wrote {out} ({len(rows)} rows), bpr.md and tables.md")
+
+
+def write_tables(rows, path):
+    at = {(r["config"], r["experts"], r["method"], r["k"]): r for r in rows}
+    alls = {(r["config"], r["experts"]): r for r in rows if r["method"] == "all"}
+    ns = sorted({r["experts"] for r in rows if r["config"] == "soft"})
+    ci = lambda r: (f"{100 * float(r['accuracy_mean']):.2f} [{100 * float(r['accuracy_ci95_low']):.2f}, "
+                    f"{100 * float(r['accuracy_ci95_high']):.2f}]") if r else "-"
+    mf = lambda r: f"{float(r['expert_flops_mean']) / 1e6:.3f}" if r else "-"
+    out = ["### Equal cost: Soft MoE (p = 1) and the compute-matched routers (K = c = n/4)", "",
+           "| n | Soft MoE | MFLOP | TC K = n/4, BPR | MFLOP | EC c = n/4 | MFLOP |", "|---|---|---|---|---|---|---|"]
+    for n in ns:
+        soft, tc, ec = alls.get(("soft", n)), alls.get(("matched-tc", n)), alls.get(("matched-ec", n))
+        out.append(f"| {n} | {ci(soft)} | {mf(soft)} | {ci(tc)} | {mf(tc)} | {ci(ec)} | {mf(ec)} |")
+    configs = [c for c in ("tc-k1-c1", "tc-k1-c1-bpr", "tc-k1-c1.25", "tc-k1-c1.25-bpr", "tc-k2-c1", "tc-k2-c1-bpr",
+                           "tc-k2-c1.25", "tc-k2-c1.25-bpr", "ec-c0.5", "ec-c1", "ec-c2", "matched-tc", "matched-ec", "dense")
+               if any(k[0] == c for k in alls)]
+    out += ["", "### Accuracy (mean [95% CI], %) and measured expert MFLOP per image by n", "",
+            "| config | " + " | ".join(f"n = {n}" for n in ns) + " | best n |", "|---|" + "---|" * (len(ns) + 1)]
+    for c in ["soft"] + configs:
+        cells, best = [], None
+        for n in ns:
+            r = alls.get((c, n))
+            cells.append(f"{ci(r)} ({mf(r)})" if r else "-")
+            if r and (best is None or float(r["accuracy_mean"]) > float(best["accuracy_mean"])):
+                best = r
+        out.append(f"| {c} | " + " | ".join(cells) + f" | {best['experts'] if best else '-'} |")
+    out += ["", "### Drop rate on the test set (mean ± sd over seeds)", "",
+            "| config | " + " | ".join(f"n = {n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
+    for c in configs:
+        cells = []
+        for n in ns:
+            r = alls.get((c, n))
+            cells.append(f"{float(r['drop_rate_mean']):.3f} ± {float(r['drop_rate_sd']):.3f}" if r else "-")
+        out.append(f"| {c} | " + " | ".join(cells) + " |")
+    # each router against the Soft MoE's top-k curve of the same n at the nearest costs below and above
+    out += ["", "### Routers against the Soft MoE's top-k curve of the same n at the same measured cost", "",
+            "| config | n | router (MFLOP) | Soft MoE top-k just below: k, acc (MFLOP) | just above |",
+            "|---|---|---|---|---|"]
+    for c in configs:
+        for n in ns:
+            r = alls.get((c, n))
+            if not r:
+                continue
+            flops = float(r["expert_flops_mean"])
+            curve = sorted(((float(q["expert_flops_mean"]), q) for q in rows
+                            if q["config"] == "soft" and q["experts"] == n), key=lambda t: t[0])
+            below = [q for f, q in curve if f <= flops]
+            above = [q for f, q in curve if f > flops]
+            cell = lambda q: f"k = {q['k']}: {ci(q)} ({mf(q)})" if q else "-"
+            out.append(f"| {c} | {n} | {ci(r)} ({mf(r)}) | {cell(below[-1] if below else None)} | "
+                       f"{cell(above[0] if above else None)} |")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
