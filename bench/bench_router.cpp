@@ -56,29 +56,7 @@ int main(int argc, char** argv) {
   Rng rng(0, Stream::init);
   model.init(rng);
   model.set_training(true, 1);  // noise on, as in training
-  Optimizer<float> optimizer(OptimizerConfig{}, model.params().size());
-
-  Rng data(1, Stream::data);
-  auto x = make_buffer<float>(static_cast<std::size_t>(batch) * bench::kTokens * bench::kDim);
-  for (auto& v : x) v = static_cast<float>(data.normal());
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
-  for (auto& l : labels) l = static_cast<std::int32_t>(data.below(bench::kClasses));
-  auto probs = make_buffer<float>(static_cast<std::size_t>(batch) * bench::kClasses);
-  auto dlogits = make_buffer<float>(static_cast<std::size_t>(batch) * bench::kClasses);
-
-  // As train.cpp's step: the layer's backward adds the auxiliary loss's gradient itself.
-  auto step = [&] {
-    auto& params = model.params();
-    params.zero_grad();
-    const float* logits = model.forward(x.data(), batch);
-    softmax_cross_entropy_forward(probs.data(), logits, labels.data(), batch, bench::kClasses);
-    std::fill(dlogits.begin(), dlogits.end(), 0.0f);
-    softmax_cross_entropy_backward(dlogits.data(), probs.data(), labels.data(), batch, bench::kClasses);
-    model.backward(dlogits.data(), batch);
-    optimizer.step(params.values(), params.grads());
-  };
-  bench::reset_peak_rss();
-  const double seconds = bench::median_seconds(step, min_seconds, 10, 400, 5);
+  const double seconds = bench::median_train_step_seconds(model, batch, min_seconds);
   const SparseMoeShape& s = config.moe;
   const bench::RouterSettings settings{tc, s.k, s.capacity_factor, s.bpr, s.group_images};
   bench::print_row({bench::router_task(settings), threads, experts, s.hidden, batch, tc ? s.k : 0, seconds,

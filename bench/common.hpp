@@ -12,6 +12,10 @@
 #include "measure.hpp"
 #include "softmoe/commands/train.hpp"
 #include "softmoe/kernels/gemm.hpp"
+#include "softmoe/layers/loss.hpp"
+#include "softmoe/models/model.hpp"
+#include "softmoe/optim.hpp"
+#include "softmoe/rng.hpp"
 #include "softmoe/models/vit.hpp"
 
 namespace softmoe::bench {
@@ -53,6 +57,32 @@ inline double vit_flops(const VitConfig& c, double samples) {
     macs += is_moe ? L * D * S + S * L * D + S * 2 * D * h + L * S * D : 2 * L * D * F;
   }
   return 2 * samples * macs;
+}
+
+// Median seconds of one training step of `model` (forward, cross-entropy, backward, the optimiser's update)
+// on a fixed random batch of the paper's tokens [batch, 4, 196] and labels; a sparse router's backward
+// adds its auxiliary loss's gradient itself. Resets the peak-memory count first.
+inline double median_train_step_seconds(Model<float>& model, int batch, double min_seconds) {
+  Optimizer<float> optimizer(OptimizerConfig{}, model.params().size());
+  Rng data(1, Stream::data);
+  auto x = make_buffer<float>(static_cast<std::size_t>(batch) * kTokens * kDim);
+  for (auto& v : x) v = static_cast<float>(data.normal());
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
+  for (auto& l : labels) l = static_cast<std::int32_t>(data.below(kClasses));
+  auto probs = make_buffer<float>(static_cast<std::size_t>(batch) * kClasses);
+  auto dlogits = make_buffer<float>(static_cast<std::size_t>(batch) * kClasses);
+  auto step = [&] {
+    auto& params = model.params();
+    params.zero_grad();
+    const float* logits = model.forward(x.data(), batch);
+    softmax_cross_entropy_forward(probs.data(), logits, labels.data(), batch, kClasses);
+    std::fill(dlogits.begin(), dlogits.end(), 0.0f);
+    softmax_cross_entropy_backward(dlogits.data(), probs.data(), labels.data(), batch, kClasses);
+    model.backward(dlogits.data(), batch);
+    optimizer.step(params.values(), params.grads());
+  };
+  reset_peak_rss();
+  return median_seconds(step, min_seconds, 10, 400, 5);
 }
 
 struct Row {
