@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "softmoe/commands/analyze.hpp"
 #include "softmoe/commands/specialize.hpp"
 #include "softmoe/commands/sweep.hpp"
 #include "softmoe/commands/synthetic.hpp"
@@ -46,6 +47,7 @@ inline CLI::Validator on_off() {
 CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
 CLI::App* add_train_command(CLI::App& app, TrainConfig& config);
 CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& config);
+CLI::App* add_analyze_command(CLI::App& app, AnalyzeConfig& config);
 // The flags `train` and `sweep` share (model_options.cpp).
 void add_vit_options(CLI::App* cmd, VitOptions& options);
 void add_recipe_options(CLI::App* cmd, RecipeOptions& options);

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   CLI::App* train_cmd = cli::add_train_command(app, train);
   SpecializeConfig specialize;
   CLI::App* specialize_cmd = cli::add_specialize_command(app, specialize);
+  AnalyzeConfig analyze;
+  CLI::App* analyze_cmd = cli::add_analyze_command(app, analyze);
   SweepConfig sweep;
   SweepMergeConfig sweep_merge;
   CLI::App* sweep_merge_cmd = nullptr;
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
     if (synthetic_cmd->parsed()) return (run_synthetic(synthetic), 0);
     if (train_cmd->parsed()) return (run_train(train), 0);
     if (specialize_cmd->parsed()) return (run_specialize(specialize), 0);
+    if (analyze_cmd->parsed()) return (run_analyze(analyze), 0);
     if (sweep_merge_cmd->parsed()) return run_sweep_merge(sweep_merge);
     if (sweep_cmd->parsed()) return run_sweep(sweep);
   } catch (const UsageError& e) {

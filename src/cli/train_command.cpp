@@ -54,6 +54,10 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
   cmd->add_flag("--resume", c.resume,
                 "Continue the run in --out from its last completed epoch; the settings must match");
   cmd->add_flag("--quiet", c.quiet, "No progress on stderr");
+  cmd->add_flag("--log-routing", c.log_routing,
+                "Write RUN/routing.csv: the routing statistics of `softmoe analyze` for every MoE layer on the test "
+                "set before training (epoch 0) and after every epoch, plus expert_change_rate (share of test inputs "
+                "whose top-k experts changed since the previous epoch, k = n/8, n/4, n/2)");
   add_vit_options(cmd, c.vit);
   cmd->add_option("--expert-params", c.vit.expert_params,
                   "vit: expert weight budget per MoE layer P; each expert's hidden width is floor(P / (2 n dim)), so n "

@@ -23,13 +23,15 @@
 #include "softmoe/train/augment.hpp"
 #include "softmoe/train/schedule.hpp"
 #include "softmoe/train/train_state.hpp"
+#include "routing_log.hpp"
 #include "train_models.hpp"
 
 namespace softmoe {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kRunFiles[] = {"model.safetensors", "optimizer.safetensors", "train.csv", "config.json"};
+constexpr const char* kRunFiles[] = {"model.safetensors", "optimizer.safetensors", "train.csv", "config.json",
+                                     "routing.csv"};
 const std::vector<std::string> kCsvHeader{"epoch",       "train_loss",    "train_accuracy",     "test_loss",
                                           "test_accuracy", "train_seconds", "eval_seconds",
                                           "samples_per_second", "threads"};
@@ -73,6 +75,7 @@ json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std:
   o["seed"] = c.seed;
   o["shuffle"] = r.shuffle;
   o["threads"] = c.threads;
+  if (c.log_routing) o["log_routing"] = true;
   if (c.model != ModelKind::paper_mnist || r.schedule != Schedule::constant || r.label_smoothing != 0) {
     o["schedule"] = to_string(r.schedule);
     o["warmup"] = r.warmup;
@@ -93,6 +96,9 @@ std::string first_difference(const json::Value& stored, const json::Value& curre
       return fmt::format("it was started with {} = {}, this command has {}", key, json::serialize(*old),
                          json::serialize(value));
   }
+  for (const auto& [key, value] : stored.items())
+    if (!json::find(current, key))
+      return fmt::format("it was started with {} = {}, this command has none", key, json::serialize(value));
   return "the settings differ";
 }
 
@@ -250,6 +256,13 @@ TrainResult run_train(const TrainConfig& c) {
     };
   }
 
+  std::optional<RoutingLog> routing_log;
+  if (c.log_routing) {
+    routing_log.emplace(dir / "routing.csv", to_string(c.routing.router), c.threads);
+    if (c.resume) routing_log->resume(progress.epoch, classifier, test);
+    else routing_log->start(classifier, test);
+  }
+
   Progress report(c.quiet, r.epochs, train.count);
   if (progress.epoch >= r.epochs)
     report.message(fmt::format("{} already holds {} completed epochs; nothing to do", dir.string(), progress.epoch));
@@ -285,6 +298,7 @@ TrainResult run_train(const TrainConfig& c) {
                        train_seconds, eval_seconds, train.count / train_seconds, routing};
     result.epochs.push_back(row);
     progress.csv += epoch_csv_row(row, c.threads);
+    if (routing_log) routing_log->record(epoch, classifier, test);  // before the state: see routing_log.hpp
     save_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer, progress);
     model.save_checkpoint(dir / "model.safetensors", epoch);
     atomic_write(dir / "train.csv", progress.csv);

@@ -163,6 +163,7 @@ void validate(const TrainConfig& c) {
             "--router-k/--capacity-factor/--group-images/--bpr/--router-noise/--aux-loss/--aux-weight: only with "
             "a sparse --router (tokens-choice, experts-choice)");
   }
+  require(!c.log_routing || !is_vit(c) || c.experts > 0, "--log-routing: a dense ViT (--experts 0) has no MoE layer");
   require(c.seed >= 0, fmt::format("--seed: must be non-negative (got {})", c.seed));
   require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
   require(!c.out.empty(), "--out: give the run directory");

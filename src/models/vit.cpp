@@ -315,6 +315,13 @@ SoftMoeActivations<T>& VitModel<T>::moe_activations(int moe_layer) {
   return *blocks_[sz(moe_blocks_.at(sz(moe_layer)))].moe;
 }
 
+template <class T>
+LayerRouting<T> VitModel<T>::last_routing(int moe_layer) const {
+  const VitBlockActivations<T>& a = blocks_[sz(moe_blocks_.at(sz(moe_layer)))];
+  if (a.sparse) return {config_.tokens(), config_.experts, 1, a.sparse->gates.data(), nullptr};
+  return {moe_shape_.tokens, moe_shape_.experts, moe_shape_.slots, a.moe->combine.data(), a.moe->dispatch.data()};
+}
+
 template struct VitBlockActivations<float>;
 template struct VitBlockActivations<double>;
 template class VitModel<float>;

@@ -112,6 +112,7 @@ struct TrainConfig {
   std::string out;
   bool resume = false;
   bool quiet = false;
+  bool log_routing = false;  // RUN/routing.csv: routing statistics on the test set per epoch (routing_log.hpp)
   std::vector<std::string> invocation;  // the command line, recorded in config.json
 };
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "softmoe/layers/softmoe.hpp"
@@ -21,6 +22,22 @@ class Rng;
 // (ws.scores [B, n], the total combine weight of each expert). moe_layer is the layer's position in
 // moe_layers() (0, 1, ...).
 using ExpertChooser = std::function<void(SelectionWorkspace& ws, int moe_layer, int B)>;
+
+// How one MoE layer routed the inputs of the last forward() (eval/routing_stats.hpp reads it). Per input,
+// its m tokens' weights over the layer's n * columns columns:
+//   combine  [B, m, n columns]  Soft MoE: C (each token's row sums to 1); sparse routers: the gates g
+//   dispatch [B, m, n columns]  Soft MoE: D (each slot's column sums to 1 over the input's tokens);
+//                               null for sparse routers (their dispatch is a hard choice)
+// columns is p (slots per expert) for a Soft MoE, 1 for a sparse router; expert j owns columns
+// j columns .. (j + 1) columns - 1.
+template <class T>
+struct LayerRouting {
+  int tokens = 0;
+  int experts = 0;
+  int columns = 1;
+  const T* combine = nullptr;
+  const T* dispatch = nullptr;
+};
 
 template <class T>
 class Model {
@@ -68,6 +85,13 @@ class Model {
   // What the routers did since the last reset, summed over layers; null for a model without sparse routers.
   virtual const RoutingCounts* routing_counts() const { return nullptr; }
   virtual void reset_routing_counts() {}
+  // The MoE layers (Soft MoE or sparse) in forward order, and how each routed the last forward()'s inputs
+  // (valid until the next forward call).
+  virtual int routing_layers() const { return 0; }
+  virtual LayerRouting<T> last_routing(int layer) const {
+    (void)layer;
+    throw std::logic_error("last_routing: this model has no MoE layer");
+  }
   // Expert work of the forward passes since the last reset, as measured (a multiply-add counts 2).
   virtual double measured_expert_flops() const { return 0; }
 };

@@ -52,6 +52,11 @@ class MoeModel final : public Model<T> {
   std::vector<SoftMoeShape> moe_layers() const override { return {config_.moe}; }
   double dense_flops_per_input() const override { return 2.0 * config_.head_inputs() * config_.outputs; }
 
+  int routing_layers() const override { return 1; }
+  LayerRouting<T> last_routing(int) const override {
+    return {config_.moe.tokens, config_.moe.experts, config_.moe.slots, act_.combine.data(), act_.dispatch.data()};
+  }
+
   const MoeModelConfig& config() const { return config_; }
   SoftMoeTensors<T> moe_values() { return moe_ids_.values(params_, config_.moe); }
   // The Soft MoE layer's activations of the last forward(). Training may clear store_slots (backward does

@@ -54,6 +54,11 @@ class RoutedMoeModel final : public Model<T> {
   void reset_routing_counts() override { counts_ = RoutingCounts{}; }
   double measured_expert_flops() const override;
 
+  int routing_layers() const override { return 1; }
+  LayerRouting<T> last_routing(int) const override {
+    return {config_.moe.tokens, config_.moe.experts, 1, act_.gates.data(), nullptr};
+  }
+
   const RoutedModelConfig& config() const { return config_; }
   const SparseMoeActivations<T>& moe_activations() const { return act_; }
 

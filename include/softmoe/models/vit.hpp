@@ -168,6 +168,9 @@ class VitModel final : public Model<T> {
   void reset_routing_counts() override { counts_ = RoutingCounts{}; }
   double measured_expert_flops() const override;
 
+  int routing_layers() const override { return config_.experts > 0 ? moe_layer_count() : 0; }
+  LayerRouting<T> last_routing(int moe_layer) const override;
+
   // The Soft MoE layers, by position in config().moe_blocks().
   int moe_layer_count() const { return static_cast<int>(moe_blocks_.size()); }
   const SoftMoeShape& moe_shape() const { return moe_shape_; }
