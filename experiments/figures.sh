@@ -132,4 +132,5 @@ plot_vit_selection results/fashion-mnist-vit-selection selection_vit_fashion "" 
 plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_fashion_noresidual \
   ", no MoE residual" 0.2:0.9 0.2:0.9
 experiments/routers_figures.sh
+experiments/routing_figures.sh
 ls "$out"
