@@ -60,28 +60,50 @@ for f in results/specialize/*.csv; do
   [ -f "$f" ] && plot_selection "$f" "$out/selection_$(basename "$f" .csv).png" "Expert subset selection, MNIST, $(basename "$f" .csv)"
 done
 
-# The MNIST suite: all-expert accuracy against n, and top-k vs random at k = n/8 against n.
-if [ -f results/mnist-suite/results.csv ]; then
-  f=results/mnist-suite/results.csv
-  awk -F, -v n="$(column experts "$f")" -v k="$(column k "$f")" -v m="$(column method "$f")" \
-    -v a="$(column accuracy "$f")" -v s="$(column accuracy_std "$f")" \
-    'NR > 1 { if ($m == "all") all[$n] = $a; if ($m == "topk" && $k * 8 == $n) top[$n] = $a;
-              if ($m == "random" && $k * 8 == $n) { rnd[$n] = $a; sd[$n] = $s } }
-     END { for (x in all) print x, all[x], (x in top ? top[x] : "NaN"), (x in rnd ? rnd[x] : "NaN"), (x in sd ? sd[x] : "NaN") }' \
-    "$f" | sort -n > "$tmp/suite.dat"
+# The paper suite (MNIST, Fashion-MNIST), seeds 0-2 from summary.csv: all-expert accuracy, top-k and
+# random at k = n/8 against n; and every k at n = 256, 512 from every_k_summary.csv. Bars: 95% t-intervals.
+plot_suite() {  # DIR DATASET OUT_PREFIX
+  local dir=$1 name=$2 prefix=$3 f=$1/summary.csv
+  [ -f "$f" ] || return 0
+  awk -F, 'NR > 1 && $4 == "accuracy" { key = $1 " " $2; if ($2 == "all" || $3 * 8 == $1) print $1, $2, $5, $6, $8, $9 }' "$f"     | sort -n > "$tmp/suite.dat"
+  local seeds; seeds=$(awk 'NR == 1 { print $3 }' "$tmp/suite.dat")
+  for m in all topk random; do awk -v m=$m '$2 == m' "$tmp/suite.dat" > "$tmp/suite_$m.dat"; done
   gnuplot <<GP
 set terminal pngcairo size 800,500
-set output "$out/mnist_suite.png"
-set title "MNIST, fixed total expert width (hidden = int(784 / n)), 14 epochs"
+set output "${prefix}.png"
+set title "$name paper suite, hidden = int(784 / n), seeds 0-$((seeds - 1)), 95% t-intervals"
 set xlabel "experts n"
 set ylabel "test accuracy"
 set logscale x 2
 set key bottom left
-plot "$tmp/suite.dat" using 1:2 with linespoints lw 2 title "all experts", \
-     "$tmp/suite.dat" using 1:3 with linespoints title "top-k, k = n/8", \
-     "$tmp/suite.dat" using 1:4:5 with yerrorlines title "random k = n/8"
+plot "$tmp/suite_all.dat" using 1:4:5:6 with yerrorlines lw 2 title "all experts", \
+     "$tmp/suite_topk.dat" using 1:4:5:6 with yerrorlines title "top-k, k = n/8", \
+     "$tmp/suite_random.dat" using 1:4:5:6 with yerrorlines title "random k = n/8 (10 trials per seed)"
 GP
-fi
+  f=$dir/every_k_summary.csv
+  [ -f "$f" ] || return 0
+  for n in 256 512; do for m in topk random; do
+    awk -F, -v n=$n -v m=$m 'NR > 1 && $1 == n && $2 == m && $4 == "accuracy" { print $3 / n, $6, $8, $9 }' "$f" \
+      | sort -g > "$tmp/every_${m}_$n.dat"
+  done; done
+  gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "${prefix}_every_k.png"
+set title "$name, every k at n = 256 and 512, $seeds seeds, 95% t-intervals"
+set xlabel "share of experts kept, k / n"
+set ylabel "test accuracy"
+set key bottom right
+plot "$tmp/every_topk_256.dat" using 1:3:4 with filledcurves fs transparent solid 0.25 lc rgb "#1f77b4" notitle, \
+     "$tmp/every_topk_256.dat" using 1:2 with lines lc rgb "#1f77b4" title "top-k, n = 256", \
+     "$tmp/every_topk_512.dat" using 1:3:4 with filledcurves fs transparent solid 0.25 lc rgb "#d62728" notitle, \
+     "$tmp/every_topk_512.dat" using 1:2 with lines lc rgb "#d62728" title "top-k, n = 512", \
+     "$tmp/every_random_256.dat" using 1:2:3:4 with yerrorlines lc rgb "#1f77b4" dt 2 title "random, n = 256", \
+     "$tmp/every_random_512.dat" using 1:2:3:4 with yerrorlines lc rgb "#d62728" dt 2 title "random, n = 512"
+GP
+}
+plot_suite results/mnist-suite MNIST "$out/mnist_suite"
+plot_suite results/fashion-mnist-suite Fashion-MNIST "$out/fashion_mnist_suite"
+
 # The Soft MoE ViT on Fashion-MNIST against the dense ViT, test accuracy per epoch.
 if [ -f results/fashion-mnist-vit/softmoe/train.csv ] && [ -f results/fashion-mnist-vit/dense/train.csv ]; then
   gnuplot <<GP

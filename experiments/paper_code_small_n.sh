@@ -14,6 +14,9 @@
 # One process at a time, one thread.
 # Usage: experiments/paper_code_small_n.sh MNIST_EXPERIMENTS_DIR [OUT_CSV]
 #        (OUT_CSV defaults to results/small-n/paper-code.csv in this repository)
+# Environment: EXPERTS (default "2 4"), SEEDS (default "0 1 2 3 4 5 6 7 8 9"), DATASET (mnist, the
+#   default, or fashion-mnist: Debian's Fashion-MNIST IDX files are put where their code reads MNIST,
+#   so use a separate copy of mnist_experiments for each dataset; the script refuses to mix them).
 #   e.g. git -C <mirror> archive bd47c9c mnist_experiments | tar -x -C /work/paper-code
 #        experiments/paper_code_small_n.sh /work/paper-code/mnist_experiments
 set -euo pipefail
@@ -24,12 +27,25 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 python=${PYTHON:-/usr/bin/python3}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 
+experts=${EXPERTS:-2 4}
+seeds=${SEEDS:-0 1 2 3 4 5 6 7 8 9}
+dataset=${DATASET:-mnist}
+case $dataset in
+  mnist) source_dir=$repo/data/mnist ;;
+  fashion-mnist) source_dir=/usr/share/datasets/fashion-mnist; make -C "$repo" data >/dev/null ;;
+  *) echo "DATASET must be mnist or fashion-mnist, not '$dataset'" >&2; exit 2 ;;
+esac
+
 # Data: the four IDX files, unzipped, where torchvision's MNIST(root=<code>/data/mnist) looks.
 raw=$code/data/mnist/MNIST/raw
 mkdir -p "$raw"
+if [ -s "$raw/dataset" ] && [ "$(cat "$raw/dataset")" != "$dataset" ]; then
+  echo "$raw holds $(cat "$raw/dataset"), not $dataset: use another copy of mnist_experiments" >&2; exit 2
+fi
+echo "$dataset" > "$raw/dataset"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   if [ ! -s "$raw/$f" ]; then
-    gunzip -c "$repo/data/mnist/$f.gz" > "$raw/$f.tmp"
+    gunzip -c "$source_dir/$f.gz" > "$raw/$f.tmp"
     mv -f "$raw/$f.tmp" "$raw/$f"
   fi
 done
@@ -41,8 +57,8 @@ grep -q 'download=True' "$code/models_and_data/mnist.py" && { echo "patch failed
 mkdir -p "$(dirname "$out")"
 header=source,experts,seed,method,k,accuracy,threads
 [ -s "$out" ] || { echo "$header" > "$out.tmp.$$" && mv "$out.tmp.$$" "$out"; }
-for n in 2 4; do
-  for seed in 0 1 2 3 4 5 6 7 8 9; do
+for n in $experts; do
+  for seed in $seeds; do
     if grep -q "^paper-code,$n,$seed," "$out"; then echo "skip n=$n seed=$seed"; continue; fi
     log=$code/logs/small_n/seed_$seed/ne_$n.log
     mkdir -p "$(dirname "$log")"
