@@ -7,7 +7,7 @@
 
 namespace softmoe {
 
-enum class Stream : std::uint64_t { init = 1, data = 2, test_data = 3, shuffle = 4, selection = 5, router_noise = 6 };
+enum class Stream : std::uint64_t { init = 1, data = 2, test_data = 3, shuffle = 4, selection = 5, router_noise = 6, subset = 7 };
 
 class Rng {
  public:

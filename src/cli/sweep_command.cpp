@@ -26,6 +26,19 @@ CLI::App* add_sweep_command(CLI::App& app, SweepConfig& c, SweepMergeConfig& mer
       ->delimiter(',');
   cmd->add_option("--expert-hidden", c.expert_hidden, "Image tasks: expert hidden widths (list); default: the model's (int(784/n) for paper-mnist)")
       ->delimiter(',');
+  cmd->add_option("--train-sizes", c.train_sizes,
+                  "Image tasks: training-set sizes (list; each point runs `train --train-size N`, a class-stratified "
+                  "subset drawn with the point's seed); default: all images")
+      ->delimiter(',');
+  cmd->add_option("--val-size", c.val_size, "Image tasks: `train --val-size` of every point; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("--epoch-updates", c.epoch_updates,
+                  "Image tasks: `train --epoch-updates` of every point (a fixed number of updates across "
+                  "--train-sizes); 0 = one pass per epoch")
+      ->capture_default_str();
+  cmd->add_flag("--eval-train", c.eval_train,
+                "Image tasks: `train --eval-train`; results.csv gains fit_loss, fit_accuracy (the final model on its "
+                "own training images), gap_loss = test_loss - fit_loss and gap_accuracy = fit_accuracy - test_accuracy");
   cmd->add_option("--epochs", c.epochs, "Epochs per point; 0 = the default (14 paper-mnist, 20 vit, 200 synthetic)")
       ->capture_default_str();
   cmd->add_option("--specialize", c.specialize, "Image tasks: run `specialize --k LIST` on every point (e.g. 1/2,1/4,1/8)");

@@ -45,8 +45,24 @@ CLI::App* add_train_command(CLI::App& app, TrainConfig& c) {
                                 "finished run, except under the cosine schedule (it spans the planned epochs)");
   add_recipe_options(cmd, c.recipe);
   add_router_options(cmd, c.routing);
-  cmd->add_option("--seed", c.seed, "Seed of the initialisation, of the shuffles and of the shifts")
+  cmd->add_option("--seed", c.seed, "Seed of the initialisation, of the shuffles, of the shifts and of --train-size's subset")
       ->capture_default_str();
+  cmd->add_option_function<int>("--train-size", [&c](const int& v) { c.train_size = v; },
+                                "Train on N of the training images: a class-stratified subset drawn with --seed "
+                                "(N/10 per class, the remainder to the lowest classes; a class with too few images "
+                                "is taken whole and the rest spread over the others), kept in file order; default: "
+                                "all. Recorded in config.json");
+  cmd->add_option("--val-size", c.val_size,
+                  "Hold out the last V training images (after --train-size) for validation: train.csv gains "
+                  "val_loss and val_accuracy; 0 = none")
+      ->capture_default_str();
+  cmd->add_option_function<int>("--epoch-updates", [&c](const int& v) { c.epoch_updates = v; },
+                                "Updates per epoch, cycling through the training images (file order or reshuffled "
+                                "passes, continued across epochs); default: one pass per epoch. Keeps the number of "
+                                "updates fixed across --train-size");
+  cmd->add_flag("--eval-train", c.eval_train,
+                "After every epoch also evaluate on the model's own training images: train.csv gains fit_loss and "
+                "fit_accuracy (train_loss/train_accuracy are running means during the epoch)");
   cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in train.csv and config.json)")
       ->capture_default_str();
   cmd->add_option("--out", c.out, "Run directory to create (refused if it already holds a run, unless --resume)")

@@ -14,6 +14,7 @@
 
 #include "softmoe/commands/synthetic.hpp"
 #include "softmoe/errors.hpp"
+#include "softmoe/eval/seed_summary.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/csv.hpp"
 #include "sweep_internal.hpp"
@@ -84,6 +85,12 @@ pid_t start_worker(const SweepConfig& c, int index) {
   return pid;
 }
 
+// DIR/results.csv and its aggregate over seeds, DIR/summary.csv (eval/seed_summary.hpp).
+void write_results(const fs::path& dir, const std::string& results) {
+  atomic_write(dir / "results.csv", results);
+  atomic_write(dir / "summary.csv", seed_summary_csv(read_csv((dir / "results.csv").string())));
+}
+
 }  // namespace
 
 std::string concatenate_point_files(const std::vector<fs::path>& files) {
@@ -110,6 +117,11 @@ void validate(const SweepConfig& c) {
           "--expert-params: only for --task synthetic or --model vit");
   require(c.task != SweepTask::synthetic || c.expert_hidden.empty(), "--expert-hidden: not for --task synthetic");
   require(c.task != SweepTask::synthetic || c.specialize.empty(), "--specialize: not for --task synthetic");
+  require(c.task != SweepTask::synthetic || (c.train_sizes.empty() && c.val_size == 0 && c.epoch_updates == 0 &&
+                                             !c.eval_train),
+          "--train-sizes/--val-size/--epoch-updates/--eval-train: not for --task synthetic");
+  for (int n : c.train_sizes) require(n >= 1, fmt::format("--train-sizes: every value must be at least 1 (got {})", n));
+  require(c.epoch_updates >= 0, fmt::format("--epoch-updates: must be 0 or positive (got {})", c.epoch_updates));
   require(c.epochs >= 0, fmt::format("--epochs: must be positive (got {})", c.epochs));
   require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
   require(c.jobs >= 1 && c.jobs <= 256, fmt::format("--jobs: must be in 1..256 (got {})", c.jobs));
@@ -178,8 +190,8 @@ int run_sweep(const SweepConfig& c) {
 
   std::vector<fs::path> files;
   for (const auto* p : mine) files.push_back(sweep_point_file(dir, *p));
-  atomic_write(dir / "results.csv", concatenate_point_files(files));
-  if (!c.quiet) fmt::print(stderr, "wrote {}\n", (dir / "results.csv").string());
+  write_results(dir, concatenate_point_files(files));
+  if (!c.quiet) fmt::print(stderr, "wrote {} and {}\n", (dir / "results.csv").string(), (dir / "summary.csv").string());
   return 0;
 }
 
@@ -231,7 +243,7 @@ int run_sweep_merge(const SweepMergeConfig& m) {
     files.push_back(sweep_point_file(out, p));
     atomic_write(files.back(), read_text(source));
   }
-  atomic_write(out / "results.csv", concatenate_point_files(files));
+  write_results(out, concatenate_point_files(files));
   fmt::print(stderr, "merged {} shards, {} points into {}\n", owner.size(), keys.size(), (out / "results.csv").string());
   return 0;
 }

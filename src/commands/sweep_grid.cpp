@@ -11,32 +11,36 @@ std::vector<SweepPoint> expand_grid(const SweepConfig& c) {
   const bool budgets_apply = synthetic || c.model == ModelKind::vit;
   const std::vector<long> budgets = budgets_apply && !c.expert_params.empty() ? c.expert_params : std::vector<long>{0};
   const std::vector<int> widths = !synthetic && !c.expert_hidden.empty() ? c.expert_hidden : std::vector<int>{0};
+  const std::vector<int> sizes = !synthetic && !c.train_sizes.empty() ? c.train_sizes : std::vector<int>{0};
   const std::vector<double> lrs = c.lr.empty() ? std::vector<double>{0} : c.lr;
   std::vector<SweepPoint> grid;
   for (int n : c.experts)
     for (long budget : budgets)
       for (int hidden : widths)
-        for (double lr : lrs)
-          for (long long seed : c.seeds) {
-            SweepPoint p;
-            p.index = static_cast<int>(grid.size());
-            p.experts = n;
-            p.seed = seed;
-            p.lr = lr;
-            p.budget = budget;
-            p.hidden = hidden;
-            const auto add = [&](const std::string& name, const std::string& value) {
-              p.names.push_back(name);
-              p.values.push_back(value);
-              p.key += (p.key.empty() ? "" : "_") + name + value;
-            };
-            add("experts", std::to_string(n));
-            if (budget) add("expert_budget", std::to_string(budget));
-            if (hidden) add("expert_hidden", std::to_string(hidden));
-            if (lr != 0) add("lr", csv_number(lr));
-            add("seed", std::to_string(seed));
-            grid.push_back(std::move(p));
-          }
+        for (int size : sizes)
+          for (double lr : lrs)
+            for (long long seed : c.seeds) {
+              SweepPoint p;
+              p.index = static_cast<int>(grid.size());
+              p.experts = n;
+              p.seed = seed;
+              p.lr = lr;
+              p.budget = budget;
+              p.hidden = hidden;
+              p.train_size = size;
+              const auto add = [&](const std::string& name, const std::string& value) {
+                p.names.push_back(name);
+                p.values.push_back(value);
+                p.key += (p.key.empty() ? "" : "_") + name + value;
+              };
+              add("experts", std::to_string(n));
+              if (budget) add("expert_budget", std::to_string(budget));
+              if (hidden) add("expert_hidden", std::to_string(hidden));
+              if (size) add("train_size", std::to_string(size));
+              if (lr != 0) add("lr", csv_number(lr));
+              add("seed", std::to_string(seed));
+              grid.push_back(std::move(p));
+            }
   return grid;
 }
 
@@ -63,6 +67,9 @@ json::Value sweep_identity(const SweepConfig& c, const std::vector<SweepPoint>& 
   o["random_trials"] = c.random_trials;
   o["data_dir"] = c.data_dir;
   o["threads"] = c.threads;
+  if (c.val_size) o["val_size"] = c.val_size;  // only when given: older sweeps keep their identity
+  if (c.epoch_updates) o["epoch_updates"] = c.epoch_updates;
+  if (c.eval_train) o["eval_train"] = true;
   if (c.task != SweepTask::synthetic && c.model == ModelKind::vit) {
     const VitOptions& v = c.vit;
     json::Value layers = json::Value::array();

@@ -54,6 +54,10 @@ TrainConfig train_point_config(const SweepConfig& c, const SweepPoint& p, const 
   t.model = c.model;
   t.experts = p.experts;
   t.expert_hidden = p.hidden;
+  if (p.train_size) t.train_size = p.train_size;
+  t.val_size = c.val_size;
+  if (c.epoch_updates) t.epoch_updates = c.epoch_updates;
+  t.eval_train = c.eval_train;
   if (p.lr != 0) t.lr = p.lr;
   if (c.epochs) t.epochs = c.epochs;
   t.seed = p.seed;
@@ -120,6 +124,16 @@ CsvTable image_rows(const SweepConfig& c, const SweepPoint& p, const fs::path& d
                                          fmt::format("{:.3f}", train_seconds)};
   std::vector<std::string> train_columns = kTrainColumns;
   std::vector<std::string> trained = trained_values;
+  if (last.validation) {
+    train_columns = concat(train_columns, {"val_loss", "val_accuracy"});
+    trained = concat(trained, {csv_number(last.validation->loss), csv_number(last.validation->accuracy)});
+  }
+  if (last.fit) {  // the final model on its own training images, and the generalisation gap
+    train_columns = concat(train_columns, {"fit_loss", "fit_accuracy", "gap_loss", "gap_accuracy"});
+    trained = concat(trained, {csv_number(last.fit->loss), csv_number(last.fit->accuracy),
+                               csv_number(last.test_loss - last.fit->loss),
+                               csv_number(last.fit->accuracy - last.test_accuracy)});
+  }
   if (c.routing.router != Router::soft) {
     train_columns = concat(train_columns, kRoutingColumns);
     const RoutingColumns routing = last.routing.value_or(RoutingColumns{});

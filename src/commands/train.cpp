@@ -2,13 +2,17 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "softmoe/data/image_dataset.hpp"
+#include "softmoe/data/subset.hpp"
 #include "softmoe/errors.hpp"
 #include "softmoe/io/atomic_write.hpp"
 #include "softmoe/io/checkpoint.hpp"
@@ -24,6 +28,7 @@
 #include "softmoe/train/schedule.hpp"
 #include "softmoe/train/train_state.hpp"
 #include "routing_log.hpp"
+#include "train_csv.hpp"
 #include "train_models.hpp"
 
 namespace softmoe {
@@ -32,19 +37,6 @@ namespace {
 
 constexpr const char* kRunFiles[] = {"model.safetensors", "optimizer.safetensors", "train.csv", "config.json",
                                      "routing.csv"};
-const std::vector<std::string> kCsvHeader{"epoch",       "train_loss",    "train_accuracy",     "test_loss",
-                                          "test_accuracy", "train_seconds", "eval_seconds",
-                                          "samples_per_second", "threads"};
-// appended for sparse routers
-const std::vector<std::string> kRoutingHeader{"drop_rate", "capacity_factor", "tokens_per_expert_min",
-                                              "tokens_per_expert_max", "aux_loss"};
-
-std::vector<std::string> csv_header(bool routed) {
-  std::vector<std::string> header = kCsvHeader;
-  if (routed) header.insert(header.end(), kRoutingHeader.begin(), kRoutingHeader.end());
-  return header;
-}
-
 void require(bool ok, const std::string& message) {
   if (!ok) throw UsageError(message);
 }
@@ -76,6 +68,10 @@ json::Value settings_json(const TrainConfig& c, const TrainRecipe& r, const std:
   o["shuffle"] = r.shuffle;
   o["threads"] = c.threads;
   if (c.log_routing) o["log_routing"] = true;
+  if (c.train_size) o["train_size"] = *c.train_size;
+  if (c.val_size > 0) o["val_size"] = c.val_size;
+  if (c.epoch_updates) o["epoch_updates"] = *c.epoch_updates;
+  if (c.eval_train) o["eval_train"] = true;
   if (c.model != ModelKind::paper_mnist || r.schedule != Schedule::constant || r.label_smoothing != 0) {
     o["schedule"] = to_string(r.schedule);
     o["warmup"] = r.warmup;
@@ -127,52 +123,51 @@ void check_run_directory(const TrainConfig& c) {
   }
 }
 
-std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r, int count, int epoch) {
+// One pass over the training images: file order, or reshuffled per pass.
+std::vector<std::int32_t> pass_order(const TrainConfig& c, const TrainRecipe& r, int count, long pass) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(count));
   std::iota(order.begin(), order.end(), 0);
   if (r.shuffle) {
-    Rng rng(static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(epoch) << 40), Stream::shuffle);
+    Rng rng(static_cast<std::uint64_t>(c.seed) ^ (static_cast<std::uint64_t>(pass) << 40), Stream::shuffle);
     rng.shuffle(order.begin(), order.end());
   }
   return order;
 }
 
-std::string epoch_csv_row(const EpochRow& row, int threads) {
-  std::vector<std::string> fields{std::to_string(row.epoch), csv_number(row.train_loss), csv_number(row.train_accuracy),
-                                  csv_number(row.test_loss), csv_number(row.test_accuracy),
-                                  fmt::format("{:.3f}", row.train_seconds), fmt::format("{:.3f}", row.eval_seconds),
-                                  fmt::format("{:.1f}", row.samples_per_second), std::to_string(threads)};
-  if (row.routing) {
-    const RoutingColumns& r = *row.routing;
-    fields.insert(fields.end(), {csv_number(r.drop_rate), csv_number(r.capacity_factor),
-                                 std::to_string(r.tokens_per_expert_min), std::to_string(r.tokens_per_expert_max),
-                                 csv_number(r.aux_loss)});
+// The examples of an epoch: pass `epoch`, or with --epoch-updates U the U x batch examples that follow
+// those of the earlier epochs in the sequence of passes 1, 2, ...
+std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r, int count, int epoch) {
+  if (!c.epoch_updates) return pass_order(c, r, count, epoch);
+  const long length = static_cast<long>(*c.epoch_updates) * r.batch;
+  long position = (epoch - 1) * length;  // in the sequence of passes
+  std::vector<std::int32_t> order;
+  order.reserve(static_cast<std::size_t>(length));
+  while (static_cast<long>(order.size()) < length) {
+    const long pass = position / count + 1;
+    const std::vector<std::int32_t> examples = pass_order(c, r, count, pass);
+    const long from = position % count, take = std::min<long>(count - from, length - static_cast<long>(order.size()));
+    order.insert(order.end(), examples.begin() + from, examples.begin() + from + take);
+    position += take;
   }
-  return csv_row(fields);
+  return order;
 }
 
-// The rows of the train.csv text kept in the resume state (the epochs of earlier invocations).
-std::vector<EpochRow> epoch_rows(const std::string& csv, const fs::path& source, bool routed) {
-  std::vector<EpochRow> rows;
-  std::istringstream lines(csv);
-  std::string line;
-  std::getline(lines, line);  // the header
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
-    std::vector<double> f;
-    std::stringstream fields(line);
-    try {
-      for (std::string field; std::getline(fields, field, ',');) f.push_back(std::stod(field));
-    } catch (const std::exception&) {
-      f.clear();
-    }
-    if (f.size() != csv_header(routed).size())
-      throw RunError(fmt::format("{}: its train.csv rows are damaged", source.string()));
-    rows.push_back({static_cast<int>(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], f[7], std::nullopt});
-    if (routed)
-      rows.back().routing = RoutingColumns{f[9], f[10], static_cast<long>(f[11]), static_cast<long>(f[12]), f[13]};
+// --train-size and --val-size applied to the loaded training split (UsageError when they do not fit).
+void choose_training_images(const TrainConfig& c, ImageSplits& splits) {
+  const int available = splits.train.count;
+  if (c.train_size) {
+    require(*c.train_size <= available, fmt::format("--train-size {}: larger than the {} training images of {}",
+                                                    *c.train_size, available, splits.source_dir));
+    splits.train = select_images(splits.train, stratified_subset(splits.train.labels, splits.classes, *c.train_size,
+                                                                 static_cast<std::uint64_t>(c.seed)));
   }
-  return rows;
+  if (c.val_size > 0) {
+    const int count = splits.train.count;
+    require(c.val_size < count, fmt::format("--val-size {}: must leave training images (the training set has {})",
+                                            c.val_size, count));
+    splits.validation = image_range(splits.train, count - c.val_size, c.val_size);
+    splits.train = image_range(splits.train, 0, count - c.val_size);
+  }
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -188,7 +183,8 @@ TrainResult run_train(const TrainConfig& c) {
   use_threads(c.threads);
   const fs::path dir = c.out;
 
-  const ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);
+  ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);
+  choose_training_images(c, splits);
   TrainedModel model = build_trained_model(c, r, splits);
   const TokenDataset& train = model.train;
   const TokenDataset& test = model.test;
@@ -202,8 +198,25 @@ TrainResult run_train(const TrainConfig& c) {
   result.expert_hidden = model.expert_hidden;
   result.parameters = static_cast<long>(classifier.params().size());
   result.expert_parameters = static_cast<long>(classifier.expert_param_count());
+  result.train_images = train.count;
+  result.validation_images = model.validation.count;
   const bool routed = classifier.routing_counts() != nullptr;
-  TrainProgress progress{0, json::serialize(settings), csv_row(csv_header(routed))};
+  const std::string header = csv_row(train_csv_header(c, routed));
+  TrainProgress progress{0, json::serialize(settings), header};
+
+  // The schedule and the augmentation depend only on the update count and the epoch, so a resumed run
+  // continues them exactly.
+  const long steps_per_epoch = c.epoch_updates ? *c.epoch_updates : (train.count + r.batch - 1) / r.batch;
+  EpochRecipe recipe;
+  recipe.label_smoothing = r.label_smoothing;
+  if (r.schedule == Schedule::cosine) {
+    const long warmup_steps = std::lround(r.warmup * steps_per_epoch), total_steps = steps_per_epoch * r.epochs;
+    recipe.lr = [&r, warmup_steps, total_steps](long step) { return cosine_lr(r.lr, step, warmup_steps, total_steps); };
+  }
+  const auto lr_of_epoch = [&](int epoch) {  // the learning rate of the epoch's last update
+    return recipe.lr ? recipe.lr(epoch * steps_per_epoch - 1) : r.lr;
+  };
+
   if (c.resume) {
     const TrainProgress stored = load_train_state(dir / "optimizer.safetensors", classifier.params(), optimizer);
     json::Value stored_settings;
@@ -216,7 +229,11 @@ TrainResult run_train(const TrainConfig& c) {
             fmt::format("--resume {}: {}", dir.string(), first_difference(stored_settings, settings)));
     progress.epoch = stored.epoch;
     progress.csv = stored.csv;
-    result.epochs = epoch_rows(stored.csv, dir / "optimizer.safetensors", routed);
+    result.epochs = epoch_rows(stored.csv, dir / "optimizer.safetensors", c, routed, lr_of_epoch);
+    if (stored.csv.compare(0, header.size(), header) != 0) {  // a run from before train.csv had lr
+      progress.csv = header;
+      for (const EpochRow& row : result.epochs) progress.csv += epoch_csv_row(row, c.threads);
+    }
     // A run killed between the writes of one epoch's files: make them all agree with the state again.
     model.save_checkpoint(dir / "model.safetensors", progress.epoch);
     atomic_write(dir / "train.csv", progress.csv);
@@ -238,17 +255,11 @@ TrainResult run_train(const TrainConfig& c) {
   config_file["command_line"] = c.invocation;
   if (!build_commit().empty()) config_file["git_commit"] = build_commit();
   config_file["started_utc"] = utc_timestamp();
+
+  config_file["train_images"] = result.train_images;
+  config_file["validation_images"] = result.validation_images;
   atomic_write(dir / "config.json", json::serialize(config_file, 2) + "\n");
 
-  // The schedule and the augmentation depend only on the update count and the epoch, so a resumed run
-  // continues them exactly.
-  const long steps_per_epoch = (train.count + r.batch - 1) / r.batch;
-  EpochRecipe recipe;
-  recipe.label_smoothing = r.label_smoothing;
-  if (r.schedule == Schedule::cosine) {
-    const long warmup_steps = std::lround(r.warmup * steps_per_epoch), total_steps = steps_per_epoch * r.epochs;
-    recipe.lr = [&r, warmup_steps, total_steps](long step) { return cosine_lr(r.lr, step, warmup_steps, total_steps); };
-  }
   std::unique_ptr<Rng> shift_rng;
   if (r.shift > 0) {
     recipe.augment = [&, rows = model.image_rows, cols = model.image_cols](float* images, int count) {
@@ -263,7 +274,8 @@ TrainResult run_train(const TrainConfig& c) {
     else routing_log->start(classifier, test);
   }
 
-  Progress report(c.quiet, r.epochs, train.count);
+  const int epoch_examples = c.epoch_updates ? static_cast<int>(steps_per_epoch * r.batch) : train.count;
+  Progress report(c.quiet, r.epochs, epoch_examples);
   if (progress.epoch >= r.epochs)
     report.message(fmt::format("{} already holds {} completed epochs; nothing to do", dir.string(), progress.epoch));
   EpochMetrics tested{};
@@ -285,6 +297,9 @@ TrainResult run_train(const TrainConfig& c) {
     const auto eval_start = std::chrono::steady_clock::now();
     tested = evaluate_classifier(classifier, test);
     const double eval_seconds = seconds_since(eval_start);
+    std::optional<EpochMetrics> validation, fit;
+    if (model.validation.count > 0) validation = evaluate_classifier(classifier, model.validation);
+    if (c.eval_train) fit = evaluate_classifier(classifier, train);
     if (routed) {
       const RoutingCounts& counts = *classifier.routing_counts();
       routing->drop_rate = counts.drop_rate();
@@ -295,7 +310,8 @@ TrainResult run_train(const TrainConfig& c) {
 
     progress.epoch = epoch;
     const EpochRow row{epoch,         trained.loss, trained.accuracy, tested.loss, tested.accuracy,
-                       train_seconds, eval_seconds, train.count / train_seconds, routing};
+                       train_seconds, eval_seconds, epoch_examples / train_seconds, lr_of_epoch(epoch),
+                       validation,    fit,          routing};
     result.epochs.push_back(row);
     progress.csv += epoch_csv_row(row, c.threads);
     if (routing_log) routing_log->record(epoch, classifier, test);  // before the state: see routing_log.hpp
@@ -305,7 +321,7 @@ TrainResult run_train(const TrainConfig& c) {
     report.epoch_done(epoch, fmt::format("train loss {:.4f} acc {:.4f} | test loss {:.4f} acc {:.4f} | {:.1f} s, "
                                          "{:.0f} samples/s",
                                          trained.loss, trained.accuracy, tested.loss, tested.accuracy, train_seconds,
-                                         train.count / train_seconds));
+                                         epoch_examples / train_seconds));
   }
   if (progress.epoch == r.epochs && tested.accuracy > 0)
     fmt::print("test accuracy {:.4f} after {} epochs ({}, {} thread(s)); wrote {}\n", tested.accuracy, r.epochs,

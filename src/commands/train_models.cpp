@@ -42,6 +42,7 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
     m.architecture = to_json(config);
     m.train = paper_mnist_tokens(splits.train, splits.source_dir);
     m.test = paper_mnist_tokens(splits.test, splits.source_dir);
+    if (splits.validation.count > 0) m.validation = paper_mnist_tokens(splits.validation, splits.source_dir);
     m.description = config.moe.routed() ? fmt::format("{}, {} experts of hidden {}", to_string(config.moe.routing),
                                                       config.moe.experts, config.moe.hidden)
                                          : fmt::format("dense, one MLP of hidden {}", config.moe.hidden);
@@ -56,6 +57,7 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
     m.architecture = to_json(config);
     m.train = paper_mnist_tokens(splits.train, splits.source_dir);
     m.test = paper_mnist_tokens(splits.test, splits.source_dir);
+    if (splits.validation.count > 0) m.validation = paper_mnist_tokens(splits.validation, splits.source_dir);
     m.description = fmt::format("{} experts of hidden {}{}", config.moe.experts, config.moe.hidden,
                                 config.moe.mixing == Mixing::soft ? "" : fmt::format(", {}", to_string(config.moe.mixing)));
     return m;
@@ -70,6 +72,7 @@ TrainedModel build_trained_model(const TrainConfig& c, const TrainRecipe& r, con
   m.architecture = to_json(VitArchitecture{config, stats});
   m.train = image_rows(splits.train, stats);
   m.test = image_rows(splits.test, stats);
+  if (splits.validation.count > 0) m.validation = image_rows(splits.validation, stats);
   m.image_rows = config.rows;
   m.image_cols = config.cols;
   m.fill = black_value(static_cast<float>(stats.mean), static_cast<float>(stats.stddev));

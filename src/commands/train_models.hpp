@@ -17,7 +17,7 @@ namespace softmoe {
 struct TrainedModel {
   std::unique_ptr<Model<float>> model;
   json::Value architecture;               // config.json's "architecture" and the checkpoint's "softmoe.model"
-  TokenDataset train, test;
+  TokenDataset train, test, validation;  // validation: empty unless the splits hold one
   int image_rows = 0, image_cols = 0;     // vit: the image size, for shifts
   float fill = 0;                         // vit: the normalised black pixel, for shifts
   int expert_hidden = 0;                  // each expert's hidden width (the architecture's; 0 for a dense ViT)

@@ -165,6 +165,11 @@ void validate(const TrainConfig& c) {
   }
   require(!c.log_routing || !is_vit(c) || c.experts > 0, "--log-routing: a dense ViT (--experts 0) has no MoE layer");
   require(c.seed >= 0, fmt::format("--seed: must be non-negative (got {})", c.seed));
+  require(!c.train_size || *c.train_size >= 1,
+          fmt::format("--train-size: must be at least 1 (got {})", c.train_size.value_or(0)));
+  require(c.val_size >= 0, fmt::format("--val-size: must be 0 or positive (got {})", c.val_size));
+  require(!c.epoch_updates || *c.epoch_updates >= 1,
+          fmt::format("--epoch-updates: must be at least 1 (got {})", c.epoch_updates.value_or(0)));
   require(c.threads >= 1 && c.threads <= 256, fmt::format("--threads: must be in 1..256 (got {})", c.threads));
   require(!c.out.empty(), "--out: give the run directory");
 }

@@ -40,9 +40,10 @@ EpochMetrics train_classifier_epoch(Model<float>& model, Optimizer<float>& optim
   const double smoothing = recipe.label_smoothing;
   double loss_sum = 0;
   long correct = 0;
+  const int examples = static_cast<int>(order.size());
 
-  for (int first = 0; first < data.count; first += batch) {
-    const int count = std::min(batch, data.count - first);
+  for (int first = 0; first < examples; first += batch) {
+    const int count = std::min(batch, examples - first);
     gather_rows(x.data(), data.x.data(), order.data(), first, count, row);
     gather_rows(labels.data(), data.labels.data(), order.data(), first, count, 1);
     if (recipe.augment) recipe.augment(x.data(), count);
@@ -69,7 +70,7 @@ EpochMetrics train_classifier_epoch(Model<float>& model, Optimizer<float>& optim
     loss_sum += static_cast<double>(loss) * count;
     if (on_batch) on_batch(first + count, loss_sum / (first + count));
   }
-  return {loss_sum / data.count, static_cast<double>(correct) / data.count};
+  return {loss_sum / examples, static_cast<double>(correct) / examples};
 }
 
 }  // namespace softmoe

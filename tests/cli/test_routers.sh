@@ -39,7 +39,7 @@ cmp -s "$WORK/a/model.safetensors" "$WORK/b/model.safetensors" || fail "same com
 [ "$(without_timing "$WORK/a/train.csv")" = "$(without_timing "$WORK/b/train.csv")" ] || fail "same command, different train.csv"
 head -1 "$WORK/a/train.csv" | grep -q "drop_rate,capacity_factor,tokens_per_expert_min,tokens_per_expert_max,aux_loss$" \
   || fail "train.csv lacks the routing columns: $(head -1 "$WORK/a/train.csv")"
-awk -F, 'NR > 1 && ($10 < 0 || $10 > 1 || $11 < 1.25 || $11 > 1.5 || $14 <= 0) { bad = 1 } END { exit bad }' "$WORK/a/train.csv" \
+awk -F, 'NR > 1 && ($11 < 0 || $11 > 1 || $12 < 1.25 || $12 > 1.5 || $15 <= 0) { bad = 1 } END { exit bad }' "$WORK/a/train.csv" \
   || fail "implausible routing columns: $(cat "$WORK/a/train.csv")"
 grep -q '"router": "tokens-choice"' "$WORK/a/config.json" || fail "config.json does not record the router"
 grep -q '"bpr": true' "$WORK/a/config.json" || fail "config.json does not record --bpr"

@@ -60,4 +60,26 @@ rows=$(($(wc -l < "$WORK/image/results.csv") - 1))
 [ "$rows" = 6 ] || fail "expected 6 rows (2 points x all, topk, random), got $rows"
 head -1 "$WORK/image/results.csv" | grep -q "^experts,seed,hidden,expert_params,epochs,train_loss" || fail "image header"
 [ -f "$WORK/image/runs/experts4_seed0/model.safetensors" ] || fail "no run directory per point"
+
+# summary.csv over seeds: the settings without seed, metric, seeds, mean, sd, t-interval.
+head -1 "$WORK/whole/summary.csv" | grep -qx "experts,metric,seeds,mean,sd,ci95_low,ci95_high,interval" \
+  || fail "summary header: $(head -1 "$WORK/whole/summary.csv")"
+col=$(head -1 "$WORK/whole/results.csv" | tr ',' '\n' | grep -nx test_mse | cut -d: -f1)
+mean=$(awk -F, -v c="$col" 'NR > 1 && $1 == 2 { s += $c; n++ } END { printf "%.12g", s / n }' "$WORK/whole/results.csv")
+awk -F, -v m="$mean" '$1 == 2 && $2 == "test_mse" && $3 == 2 && ($4 - m)^2 < 1e-20 && $6 < $4 && $4 < $7 { found = 1 }
+                      END { exit !found }' "$WORK/whole/summary.csv" \
+  || fail "summary.csv: experts 2 test_mse is not the mean ($mean) of its two seeds inside its interval"
+[ "$(cat "$WORK/merged/summary.csv")" = "$(cat "$WORK/whole/summary.csv")" ] || fail "merge wrote another summary.csv"
+
+# Training-set sizes as an axis, with the fit on the own training images and the gap.
+"$SOFTMOE" sweep --task mnist --experts 2 --seeds 0,1 --train-sizes 100,300 --epoch-updates 3 --epochs 1 --eval-train \
+  --data-dir "$WORK/data" --quiet --out "$WORK/sizes" || fail "train-size sweep failed"
+head -1 "$WORK/sizes/results.csv" | grep -q "^experts,train_size,seed,hidden,.*,fit_loss,fit_accuracy,gap_loss,gap_accuracy," \
+  || fail "train-size sweep header: $(head -1 "$WORK/sizes/results.csv")"
+grep -q '"train_size": 300' "$WORK/sizes/runs/experts2_train_size300_seed1/config.json" || fail "train_size not passed to train"
+awk -F, 'NR > 1 { if ($1 != 2 || ($2 != 100 && $2 != 300)) exit 1; n++ } END { exit n != 4 }' "$WORK/sizes/results.csv" \
+  || fail "expected 4 rows (2 sizes x 2 seeds)"
+[ "$(grep -c ',accuracy,2,' "$WORK/sizes/summary.csv")" = 2 ] || fail "summary.csv: expected accuracy over 2 seeds per size"
+grep -q "^2,100,all,2,gap_accuracy,2," "$WORK/sizes/summary.csv" || fail "summary.csv lacks the gap"
+expect_exit 2 "--train-sizes" -- "$SOFTMOE" sweep --task mnist --experts 2 --train-sizes 0 --out "$WORK/bad"
 finish

@@ -40,7 +40,7 @@ expect_exit 1 "not found\|missing" -- "$SOFTMOE" train "${opts[@]}" --data-dir "
 for f in model.safetensors optimizer.safetensors train.csv config.json; do
   [ -s "$WORK/full/$f" ] || fail "run directory lacks $f"
 done
-head -1 "$WORK/full/train.csv" | grep -q "^epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,samples_per_second,threads$" \
+head -1 "$WORK/full/train.csv" | grep -q "^epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,samples_per_second,threads,lr$" \
   || fail "train.csv header: $(head -1 "$WORK/full/train.csv")"
 [ "$(wc -l < "$WORK/full/train.csv")" = 4 ] || fail "expected 3 epochs in train.csv"
 awk -F, 'NR > 1 && ($3 < 0 || $3 > 1 || $5 < 0 || $5 > 1 || $9 != 1) { exit 1 }' "$WORK/full/train.csv" \

@@ -41,7 +41,7 @@ moe=("${vit[@]}" --experts 4 --expert-params 2048)
 for f in model.safetensors optimizer.safetensors train.csv config.json; do
   [ -s "$WORK/moe/$f" ] || fail "vit run directory lacks $f"
 done
-head -1 "$WORK/moe/train.csv" | grep -q "^epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,samples_per_second,threads$" \
+head -1 "$WORK/moe/train.csv" | grep -q "^epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,eval_seconds,samples_per_second,threads,lr$" \
   || fail "vit train.csv header: $(head -1 "$WORK/moe/train.csv")"
 [ "$(wc -l < "$WORK/moe/train.csv")" = 4 ] || fail "expected 3 epochs in train.csv"
 awk -F, 'NR > 1 && ($5 < 0 || $5 > 1) { exit 1 }' "$WORK/moe/train.csv" || fail "accuracy out of [0, 1]"

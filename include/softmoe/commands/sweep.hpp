@@ -4,6 +4,7 @@
 // DIR/points/      one CSV per finished point (the journal: a point with a file is never run again)
 // DIR/runs/KEY/    the `softmoe train` run directory of each point (image tasks)
 // DIR/results.csv  every point's rows in grid order, written when all points of the shard are done
+// DIR/summary.csv  results.csv over seeds: mean, sd, 95% t-interval per setting, method, k and metric
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct SweepConfig {
   std::vector<double> lr;             // empty: the task's default
   std::vector<long> expert_params;    // synthetic: expert parameter budgets; empty: its default
   std::vector<int> expert_hidden;     // image tasks: expert widths; empty: the model's default
+  std::vector<int> train_sizes;       // image tasks: `train --train-size` values; empty: all images
+  int val_size = 0;                   // image tasks: `train --val-size`
+  int epoch_updates = 0;              // image tasks: `train --epoch-updates`; 0: one pass per epoch
+  bool eval_train = false;            // image tasks: `train --eval-train` (fit_loss, fit_accuracy columns)
   VitOptions vit;                     // --model vit: the architecture (as `train`)
   RecipeOptions recipe;               // image tasks: the training recipe (as `train`; unset: the model's)
   RouterOptions routing;              // paper-mnist: the router (as `train`)
@@ -57,9 +62,11 @@ struct SweepPoint {
   double lr = 0;        // 0: default
   long budget = 0;      // 0: default (synthetic)
   int hidden = 0;       // 0: default (image tasks)
+  int train_size = 0;   // 0: all images (image tasks)
 };
 
-// The grid in its fixed order: experts, then budget or width, then lr, then seed (fastest).
+// The grid in its fixed order: experts, then budget or width, then training-set size, then lr, then
+// seed (fastest).
 std::vector<SweepPoint> expand_grid(const SweepConfig& config);
 
 // "i/N" -> {i, N}; UsageError naming --shard when malformed.

@@ -16,6 +16,7 @@
 #include "softmoe/models/vit.hpp"
 #include "softmoe/names.hpp"
 #include "softmoe/optim.hpp"
+#include "softmoe/train/classification.hpp"
 #include "softmoe/train/schedule.hpp"
 
 namespace softmoe {
@@ -108,6 +109,13 @@ struct TrainConfig {
   VitOptions vit;
   RouterOptions routing;
   long long seed = 0;
+  // Data: a class-stratified training subset seeded by `seed` (data/subset.hpp); unset: all of it.
+  std::optional<int> train_size;
+  int val_size = 0;          // the last V training images (after the subset) held out for validation
+  // Updates per epoch, cycling through the training images (passes in the epoch order, continued
+  // across epochs); unset: one pass per epoch. Fixes the number of updates across --train-size.
+  std::optional<int> epoch_updates;
+  bool eval_train = false;   // train.csv's fit_loss, fit_accuracy: the model on its own training images
   int threads = 1;
   std::string out;
   bool resume = false;
@@ -167,7 +175,10 @@ struct EpochRow {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
   double train_seconds = 0, eval_seconds = 0, samples_per_second = 0;
-  std::optional<RoutingColumns> routing;  // sparse routers only
+  double lr = 0;                                     // the learning rate of the epoch's last update
+  std::optional<EpochMetrics> validation;            // --val-size only
+  std::optional<EpochMetrics> fit;                   // --eval-train only
+  std::optional<RoutingColumns> routing;             // sparse routers only
 };
 
 // What a run directory holds after run_train: every completed epoch (those of earlier, resumed
@@ -175,6 +186,7 @@ struct EpochRow {
 struct TrainResult {
   std::string dir;
   std::vector<EpochRow> epochs;
+  int train_images = 0, validation_images = 0;  // after --train-size and --val-size
   int expert_hidden = 0;              // each expert's hidden width (the architecture's)
   long parameters = 0, expert_parameters = 0;
 };

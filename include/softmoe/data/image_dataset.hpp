@@ -21,6 +21,7 @@ struct ImageDataset {
 
 struct ImageSplits {
   ImageDataset train, test;
+  ImageDataset validation;  // held out from train (train --val-size); empty otherwise
   int classes = 0;
   std::string source_dir;  // the directory the files were read from
 };

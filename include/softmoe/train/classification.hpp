@@ -30,8 +30,8 @@ struct EpochRecipe {
 // Loss (plain cross-entropy) and accuracy over the whole dataset, in batches of the model's max_batch.
 EpochMetrics evaluate_classifier(Model<float>& model, const TokenDataset& data);
 
-// One pass of updates over `data` in the given example order, mini-batches of model.max_batch(), the
-// last partial batch kept. Loss (the one optimised) and accuracy are those of each batch before its
+// Updates over the examples of `data` listed in `order` (one pass, or any sequence of indices), in
+// mini-batches of model.max_batch(), the last partial batch kept. Loss (the one optimised) and accuracy are those of each batch before its
 // update, averaged. on_batch(examples done, mean loss so far) after each update. Throws RunError when
 // the loss stops being finite.
 EpochMetrics train_classifier_epoch(Model<float>& model, Optimizer<float>& optimizer, const TokenDataset& data,
