@@ -155,4 +155,5 @@ plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_
   ", no MoE residual" 0.2:0.9 0.2:0.9
 experiments/routers_figures.sh
 experiments/routing_figures.sh
+experiments/generalisation_figures.sh
 ls "$out"

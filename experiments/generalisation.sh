@@ -46,7 +46,7 @@ case $width in
   total) hidden=() ;;
   *) echo "WIDTH must be fixed or total" >&2; exit 2 ;;
 esac
-common=(--task mnist --model paper-mnist --train-sizes "$sizes" --seeds "$seeds" --epochs 14 --epoch-updates 235
+common=(--task mnist --model paper-mnist --train-sizes "$sizes" --epochs 14 --epoch-updates 235
         --eval-train "${hidden[@]}" --threads 1 --jobs "${JOBS:-1}" --quiet)
 
 # Seed by seed, so that whole seeds land first: one sweep per (seed, router), each resumable.

@@ -32,7 +32,13 @@ CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& c) {
   cmd->add_option("--batch", c.batch, "Inputs per batch")->capture_default_str();
   cmd->add_option("--threads", c.threads, "Threads of OpenBLAS and of the engine's own pool (recorded in every row)")->capture_default_str();
   cmd->add_option("--data-dir", c.data_dir, "Read the test set from here instead of the run's own data directory");
-  cmd->add_option("--out", c.out, "CSV to write (default: RUN/specialize.csv), atomically");
+  cmd->add_option("--split", c.split,
+                  "Images to evaluate: test (the test split) or train (the run's own training images: its "
+                  "--train-size subset without its --val-size hold-out, rebuilt from config.json)")
+      ->transform(enum_names(kEvalSplitNames))
+      ->default_str(to_string(c.split));
+  cmd->add_option("--out", c.out, "CSV to write (default: RUN/specialize.csv, with --split train "
+                                  "RUN/specialize-train.csv), atomically");
   cmd->add_flag("--quiet", c.quiet, "No per-evaluation progress lines on stderr");
   return cmd;
 }

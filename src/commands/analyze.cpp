@@ -70,7 +70,7 @@ AnalyzeResult run_analyze(const AnalyzeConfig& c) {
   if (run.model->routing_layers() == 0) throw UsageError(fmt::format("--run {}: the model has no MoE layer", c.run));
   check_writable_output(result.out, "--out");
   result.router = run.router;
-  const std::vector<RoutingRecord> records = record_routing(*run.model, run.test);
+  const std::vector<RoutingRecord> records = record_routing(*run.model, run.data);
   std::string csv = csv_row(routing_csv_header({}));
   for (std::size_t layer = 0; layer < records.size(); ++layer) {
     const RoutingRecord& record = records[layer];

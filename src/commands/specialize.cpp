@@ -125,10 +125,11 @@ void validate(const SpecializeConfig& c) {
 SpecializeResult run_specialize(const SpecializeConfig& c) {
   validate(c);
   SpecializeResult result;
-  result.out = c.out.empty() ? (fs::path(c.run) / "specialize.csv").string() : c.out;
+  result.out = c.out.empty() ? (fs::path(c.run) / (c.split == EvalSplit::test ? "specialize.csv" : "specialize-train.csv")).string()
+                             : c.out;
   use_threads(c.threads);
-  TrainedRun run = load_trained_run(c.run, c.data_dir, c.batch);
-  SubsetEvaluator evaluator(*run.model, run.test);
+  TrainedRun run = load_trained_run(c.run, c.data_dir, c.batch, c.split);
+  SubsetEvaluator evaluator(*run.model, run.data);
   const bool sparse = run.sparse_experts > 0;
   const int n = result.experts = sparse ? run.sparse_experts : evaluator.experts();
   result.reported_accuracy = run.reported_accuracy;
@@ -172,14 +173,14 @@ SpecializeResult run_specialize(const SpecializeConfig& c) {
     if (wants(methods, SelectionMethod::random)) log(rows.emplace_back(random_trials(evaluator, k, c.random_trials, rows)));
     if (wants(methods, SelectionMethod::oracle)) {
       const double subsets = binomial(n, k);
-      int inputs = run.test.count;
-      if (subsets * inputs > c.oracle_budget) inputs = std::min(c.oracle_inputs, run.test.count);
+      int inputs = run.data.count;
+      if (subsets * inputs > c.oracle_budget) inputs = std::min(c.oracle_inputs, run.data.count);
       if (subsets * inputs > c.oracle_budget) {
         if (!c.quiet)
           fmt::print(stderr, "oracle k={}: skipped, C({}, {}) = {:.3g} subsets x {} inputs exceeds --oracle-budget {:.3g}\n",
                      k, n, k, subsets, inputs, c.oracle_budget);
       } else {
-        log(rows.emplace_back(oracle_row(*run.paper, run.test, k, inputs)));
+        log(rows.emplace_back(oracle_row(*run.paper, run.data, k, inputs)));
       }
     }
   }

@@ -152,24 +152,6 @@ std::vector<std::int32_t> epoch_order(const TrainConfig& c, const TrainRecipe& r
   return order;
 }
 
-// --train-size and --val-size applied to the loaded training split (UsageError when they do not fit).
-void choose_training_images(const TrainConfig& c, ImageSplits& splits) {
-  const int available = splits.train.count;
-  if (c.train_size) {
-    require(*c.train_size <= available, fmt::format("--train-size {}: larger than the {} training images of {}",
-                                                    *c.train_size, available, splits.source_dir));
-    splits.train = select_images(splits.train, stratified_subset(splits.train.labels, splits.classes, *c.train_size,
-                                                                 static_cast<std::uint64_t>(c.seed)));
-  }
-  if (c.val_size > 0) {
-    const int count = splits.train.count;
-    require(c.val_size < count, fmt::format("--val-size {}: must leave training images (the training set has {})",
-                                            c.val_size, count));
-    splits.validation = image_range(splits.train, count - c.val_size, c.val_size);
-    splits.train = image_range(splits.train, 0, count - c.val_size);
-  }
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -184,7 +166,7 @@ TrainResult run_train(const TrainConfig& c) {
   const fs::path dir = c.out;
 
   ImageSplits splits = load_image_dataset(c.dataset, c.data_dir);
-  choose_training_images(c, splits);
+  choose_training_images(splits, c.train_size, c.val_size, static_cast<std::uint64_t>(c.seed));
   TrainedModel model = build_trained_model(c, r, splits);
   const TokenDataset& train = model.train;
   const TokenDataset& test = model.test;

@@ -9,6 +9,7 @@
 #include "softmoe/data/image_dataset.hpp"
 #include "softmoe/data/normalized_images.hpp"
 #include "softmoe/data/paper_mnist.hpp"
+#include "softmoe/data/subset.hpp"
 #include "softmoe/errors.hpp"
 #include "softmoe/io/checkpoint.hpp"
 #include "softmoe/models/moe_model_io.hpp"
@@ -27,7 +28,7 @@ std::string read_text(const fs::path& path) {
   return buffer.str();
 }
 
-std::optional<double> last_test_accuracy(const fs::path& csv) {
+std::optional<double> last_value(const fs::path& csv, const std::string& column) {
   std::istringstream lines(read_text(csv));
   std::string header, line, last;
   if (!std::getline(lines, header)) return std::nullopt;
@@ -38,7 +39,7 @@ std::optional<double> last_test_accuracy(const fs::path& csv) {
   for (std::string f; std::getline(h, f, ',');) names.push_back(f);
   for (std::string f; std::getline(v, f, ',');) values.push_back(f);
   for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
-    if (names[i] == "test_accuracy") return std::stod(values[i]);
+    if (names[i] == column) return std::stod(values[i]);
   return std::nullopt;
 }
 
@@ -116,7 +117,7 @@ TrainedRun load_vit_run(const fs::path& dir, const json::Value& config, const Sa
 
 }  // namespace
 
-TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_dir, int batch) {
+TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_dir, int batch, EvalSplit split) {
   const fs::path dir = run_dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw UsageError(fmt::format("--run {}: no such run directory", dir.string()));
@@ -150,20 +151,36 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_
     throw UsageError(fmt::format("--run {}: {}", dir.string(), e.what()));
   }
 
-  const ImageSplits splits = load_image_dataset(source.dataset, data_dir.empty() ? source.data_dir : data_dir);
+  ImageSplits splits = load_image_dataset(source.dataset, data_dir.empty() ? source.data_dir : data_dir);
+  if (split == EvalSplit::train) {
+    std::optional<int> train_size;
+    int val_size = 0;
+    long long seed = 0;
+    try {
+      if (const json::Value* v = json::find(config, "train_size")) train_size = static_cast<int>(json::as_int(*v));
+      if (const json::Value* v = json::find(config, "val_size")) val_size = static_cast<int>(json::as_int(*v));
+      seed = json::as_int(json::at(config, "seed"));
+      choose_training_images(splits, train_size, val_size, static_cast<std::uint64_t>(seed));
+    } catch (const std::exception& e) {
+      throw UsageError(fmt::format("--run {}: its config.json cannot rebuild the training images: {}", dir.string(),
+                                   e.what()));
+    }
+    splits.test = std::move(splits.train);  // the images evaluated below
+  }
   if (vit) {
     const auto& vit_model = static_cast<const VitModel<float>&>(*run.model);
     const VitConfig& c = vit_model.config();
     if (splits.test.rows != c.rows || splits.test.cols != c.cols)
       throw RunError(fmt::format("{}: images are {}x{}, the model reads {}x{}", splits.source_dir, splits.test.rows,
                                  splits.test.cols, c.rows, c.cols));
-    run.test.count = splits.test.count;
-    run.test.x = normalized_images(splits.test, static_cast<float>(input.mean), static_cast<float>(input.stddev));
-    run.test.labels = splits.test.labels;
+    run.data.count = splits.test.count;
+    run.data.x = normalized_images(splits.test, static_cast<float>(input.mean), static_cast<float>(input.stddev));
+    run.data.labels = splits.test.labels;
   } else {
-    run.test = paper_mnist_tokens(splits.test, splits.source_dir);
+    run.data = paper_mnist_tokens(splits.test, splits.source_dir);
   }
-  if (fs::is_regular_file(dir / "train.csv", ec)) run.reported_accuracy = last_test_accuracy(dir / "train.csv");
+  if (fs::is_regular_file(dir / "train.csv", ec))
+    run.reported_accuracy = last_value(dir / "train.csv", split == EvalSplit::test ? "test_accuracy" : "fit_accuracy");
   return run;
 }
 

@@ -4,6 +4,9 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
+#include "softmoe/errors.hpp"
 #include "softmoe/rng.hpp"
 
 namespace softmoe {
@@ -70,6 +73,24 @@ ImageDataset image_range(const ImageDataset& data, int first, int count) {
   std::vector<std::int32_t> indices(static_cast<std::size_t>(count));
   std::iota(indices.begin(), indices.end(), first);
   return select_images(data, indices);
+}
+
+void choose_training_images(ImageSplits& splits, std::optional<int> train_size, int val_size, std::uint64_t seed) {
+  const int available = splits.train.count;
+  if (train_size) {
+    if (*train_size > available)
+      throw UsageError(fmt::format("--train-size {}: larger than the {} training images of {}", *train_size, available,
+                                   splits.source_dir));
+    splits.train = select_images(splits.train, stratified_subset(splits.train.labels, splits.classes, *train_size, seed));
+  }
+  if (val_size > 0) {
+    const int count = splits.train.count;
+    if (val_size >= count)
+      throw UsageError(
+          fmt::format("--val-size {}: must leave training images (the training set has {})", val_size, count));
+    splits.validation = image_range(splits.train, count - val_size, val_size);
+    splits.train = image_range(splits.train, 0, count - val_size);
+  }
 }
 
 }  // namespace softmoe

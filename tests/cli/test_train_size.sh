@@ -52,6 +52,15 @@ expect_exit 2 "train_size" -- "$SOFTMOE" train "${base[@]}" --train-size 500 --v
 "$SOFTMOE" train "${base[@]}" --train-size 400 --epochs 2 --out "$WORK/e" > /dev/null || fail "one-pass run failed"
 cmp -s "$WORK/d/model.safetensors" "$WORK/e/model.safetensors" || fail "--epoch-updates 8 x batch 50 over 400 images is not one pass"
 
+# specialize --split train evaluates the run's own 300 training images (subset minus hold-out): the
+# all-expert accuracy is train.csv's last fit_accuracy (up to one image of float rounding: other batches).
+"$SOFTMOE" specialize --run "$WORK/a" --split train --k 2 --methods all,topk --quiet > /dev/null || fail "specialize --split train failed"
+[ -f "$WORK/a/specialize-train.csv" ] || fail "no RUN/specialize-train.csv"
+fit=$(tail -1 "$WORK/a/train.csv" | cut -d, -f14)
+awk -F, -v fit="$fit" '$3 == "all" { d = $5 - fit; found = ($8 == 300 && d * d * 300 * 300 <= 1.01) } END { exit !found }' \
+  "$WORK/a/specialize-train.csv" || fail "specialize --split train: not the fit accuracy $fit on 300 images"
+expect_exit 2 "--split" -- "$SOFTMOE" specialize --run "$WORK/a" --split validation
+
 # The full set given as --train-size: every image, in file order, so the run equals the default one.
 "$SOFTMOE" train "${base[@]}" --train-size 1000 --epochs 1 --out "$WORK/f" > /dev/null || fail "full-size run failed"
 "$SOFTMOE" train "${base[@]}" --epochs 1 --out "$WORK/g" > /dev/null || fail "default run failed"

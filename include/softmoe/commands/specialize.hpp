@@ -7,8 +7,15 @@
 #include <vector>
 
 #include "softmoe/eval/subset_evaluator.hpp"
+#include "softmoe/names.hpp"
 
 namespace softmoe {
+
+// Which images a loaded run is evaluated on: the test split, or the run's own training images (its
+// --train-size subset without its --val-size hold-out, rebuilt from config.json).
+enum class EvalSplit { test, train };
+inline constexpr EnumName<EvalSplit> kEvalSplitNames[] = {{EvalSplit::test, "test"}, {EvalSplit::train, "train"}};
+inline const char* to_string(EvalSplit value) { return name_of(value, kEvalSplitNames); }
 
 struct SpecializeConfig {
   std::string run;                    // a `softmoe train` run directory
@@ -21,7 +28,8 @@ struct SpecializeConfig {
   int batch = 1000;
   int threads = 1;
   std::string data_dir;               // empty: the run's own
-  std::string out;                    // empty: RUN/specialize.csv
+  EvalSplit split = EvalSplit::test;
+  std::string out;                    // empty: RUN/specialize.csv (split train: RUN/specialize-train.csv)
   bool quiet = false;
 };
 

@@ -2,6 +2,7 @@
 // Training subsets: `train --train-size N` (a seeded, class-stratified subset) and `--val-size V` (the
 // last V images of the training set, after the subset, held out for validation).
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "softmoe/data/image_dataset.hpp"
@@ -27,5 +28,10 @@ ImageDataset select_images(const ImageDataset& data, const std::vector<std::int3
 
 // Images [first, first + count) of `data`.
 ImageDataset image_range(const ImageDataset& data, int first, int count);
+
+// `train --train-size N --val-size V` on loaded splits: splits.train becomes the stratified subset of
+// N images (seed), then its last V images move to splits.validation. UsageError naming the flag when
+// N exceeds the training images or V leaves none.
+void choose_training_images(ImageSplits& splits, std::optional<int> train_size, int val_size, std::uint64_t seed);
 
 }  // namespace softmoe

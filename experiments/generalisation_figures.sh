@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Figures of experiments/generalisation.sh from results/generalisation/summary-fixed.csv: the
+# generalisation gap (accuracy on the model's own training subset minus test accuracy) against the
+# training-set size N per k (one panel per n), and against k per n at the smallest N; means over the
+# seeds with 95% t-intervals. Called by experiments/figures.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+summary=results/generalisation/summary-fixed.csv
+[ -f "$summary" ] || exit 0
+out=results/figures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+# ROUTER_K_N.dat: "N mean low high seeds" for gap_accuracy; soft_N.dat for the Soft MoE.
+awk -F, -v dir="$tmp" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  $c["metric"] == "gap_accuracy" {
+    name = $c["router"] == "soft" ? "soft" : "k" $c["router_k"]
+    print $c["train_size"], $c["mean"], $c["ci95_low"], $c["ci95_high"], $c["seeds"] >> (dir "/" name "_" $c["experts"] ".dat")
+    print $c["router_k"], $c["mean"], $c["ci95_low"], $c["ci95_high"] >> (dir "/byk_" $c["experts"] "_" $c["train_size"] "_" $c["router"] ".dat") }' \
+  "$summary"
+for f in "$tmp"/*.dat; do sort -n "$f" -o "$f"; done
+seeds=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { print $c["seeds"] }' "$summary" | sort -n | uniq | paste -sd/ -)
+small=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { print $c["train_size"] }' "$summary" | sort -n | head -1)
+panel() {  # panel N: the plot command of one n, a line per k and the Soft MoE
+  local p="plot" sep=""
+  for f in "$tmp"/k*_"$1".dat "$tmp"/soft_"$1".dat; do
+    [ -f "$f" ] || continue
+    local name; name=$(basename "$f" "_$1.dat")
+    [ "$name" = soft ] && name="Soft MoE (all experts)" || name="Tokens Choice, k = ${name#k}"
+    p="$p$sep \"$f\" using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.6 title \"$name\""
+    sep=","
+  done
+  printf 'set title "n = %s experts of hidden 64"\n%s\n' "$1" "$p"
+}
+gnuplot <<GP
+set terminal pngcairo size 1500,500
+set output "$out/generalisation_gap_vs_N.png"
+set multiplot layout 1,3 title "MNIST, gap = accuracy on the own training subset - test accuracy, 3,290 updates, capacity 1.25 (seeds per point: $seeds, 95% t-intervals)"
+set logscale x 10
+set xlabel "training images N"
+set ylabel "gap (accuracy)"
+set key top right
+$(panel 4)
+$(panel 16)
+$(panel 64)
+unset multiplot
+GP
+by_k="plot" sep=""
+for f in "$tmp"/byk_*_"${small}"_tokens-choice.dat; do
+  [ -f "$f" ] || continue
+  n=$(basename "$f" | cut -d_ -f2)
+  by_k="$by_k$sep \"$f\" using 1:2:3:4 with yerrorlines lw 2 pt 7 title \"n = $n\""
+  sep=","
+done
+gnuplot <<GP
+set terminal pngcairo size 800,500
+set output "$out/generalisation_gap_vs_k.png"
+set title "Tokens Choice on MNIST, N = $small: gap against k per n (seeds: $seeds, 95% t-intervals)"
+set logscale x 2
+set xlabel "experts selected per token k"
+set ylabel "gap (accuracy)"
+set key top left
+$by_k
+GP
