@@ -156,4 +156,5 @@ plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_
 experiments/routers_figures.sh
 experiments/routing_figures.sh
 experiments/generalisation_figures.sh
+experiments/seed_figures.sh
 ls "$out"

@@ -1,13 +1,11 @@
 #include "softmoe/commands/train.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <numeric>
-#include <sstream>
 
 #include <fmt/format.h>
 
