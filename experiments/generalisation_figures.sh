@@ -37,6 +37,7 @@ set terminal pngcairo size 1500,500
 set output "$out/generalisation_gap_vs_N.png"
 set multiplot layout 1,3 title "MNIST, gap = accuracy on the own training subset - test accuracy, 3,290 updates, capacity 1.25 (seeds per point: $seeds, 95% t-intervals)"
 set logscale x 10
+set xrange [600:100000]
 set xlabel "training images N"
 set ylabel "gap (accuracy)"
 set key top right
@@ -49,13 +50,27 @@ by_k="plot" sep=""
 for f in "$tmp"/byk_*_"${small}"_tokens-choice.dat; do
   [ -f "$f" ] || continue
   n=$(basename "$f" | cut -d_ -f2)
-  by_k="$by_k$sep \"$f\" using 1:2:3:4 with yerrorlines lw 2 pt 7 title \"n = $n\""
+  by_k="$by_k$sep \"$f\" using 1:2:3:4 with yerrorlines lw 2 pt 7 title \"Tokens Choice, n = $n\""
   sep=","
 done
+# The Soft MoE evaluated at top-k (experiments/generalisation_soft_topk.sh), at the same N.
+soft=results/generalisation/soft-topk-fixed-summary.csv
+if [ -f "$soft" ]; then
+  awk -F, -v dir="$tmp" -v small="$small" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    $c["metric"] == "gap_accuracy" && $c["method"] == "topk" && $c["train_size"] == small {
+      print $c["k"], $c["mean"], $c["ci95_low"], $c["ci95_high"] >> (dir "/softk_" $c["experts"] ".dat") }' "$soft"
+  for f in "$tmp"/softk_*.dat; do
+    [ -f "$f" ] || continue
+    sort -n "$f" -o "$f"
+    n=$(basename "$f" .dat | cut -d_ -f2)
+    by_k="$by_k$sep \"$f\" using 1:2:3:4 with yerrorlines dt 2 lw 2 pt 6 title \"Soft MoE at top-k, n = $n\""
+    sep=","
+  done
+fi
 gnuplot <<GP
 set terminal pngcairo size 800,500
 set output "$out/generalisation_gap_vs_k.png"
-set title "Tokens Choice on MNIST, N = $small: gap against k per n (seeds: $seeds, 95% t-intervals)"
+set title "MNIST, N = $small: gap against k per n (seeds: $seeds, 95% t-intervals)"
 set logscale x 2
 set xlabel "experts selected per token k"
 set ylabel "gap (accuracy)"
