@@ -155,6 +155,7 @@ plot_vit_selection results/fashion-mnist-vit-selection-noresidual selection_vit_
   ", no MoE residual" 0.2:0.9 0.2:0.9
 experiments/routers_figures.sh
 experiments/routing_figures.sh
-experiments/generalisation_figures.sh
+experiments/generalisation_figures.sh fixed
+experiments/generalisation_figures.sh total
 experiments/seed_figures.sh
 ls "$out"

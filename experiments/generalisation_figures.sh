@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Figures of experiments/generalisation.sh from results/generalisation/summary-fixed.csv: the
+# Figures of experiments/generalisation.sh from results/generalisation/summary-WIDTH.csv: the
 # generalisation gap (accuracy on the model's own training subset minus test accuracy) against the
 # training-set size N per k (one panel per n), and against k per n at the smallest N; means over the
 # seeds with 95% t-intervals. Called by experiments/figures.sh.
+# Usage: experiments/generalisation_figures.sh [fixed|total]   (the expert width; default fixed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-summary=results/generalisation/summary-fixed.csv
+width=${1:-fixed}
+summary=results/generalisation/summary-$width.csv
+suffix=$([ "$width" = fixed ] && echo "" || echo "_$width")
+experts_title=$([ "$width" = fixed ] && echo "experts of hidden 64" || echo "experts of hidden int(784 / n)")
 [ -f "$summary" ] || exit 0
 out=results/figures
 tmp=$(mktemp -d)
@@ -30,11 +34,11 @@ panel() {  # panel N: the plot command of one n, a line per k and the Soft MoE
     p="$p$sep \"$f\" using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.6 title \"$name\""
     sep=","
   done
-  printf 'set title "n = %s experts of hidden 64"\n%s\n' "$1" "$p"
+  printf 'set title "n = %s %s"\n%s\n' "$1" "$experts_title" "$p"
 }
 gnuplot <<GP
 set terminal pngcairo size 1500,500
-set output "$out/generalisation_gap_vs_N.png"
+set output "$out/generalisation_gap_vs_N$suffix.png"
 set multiplot layout 1,3 title "MNIST, gap = accuracy on the own training subset - test accuracy, 3,290 updates, capacity 1.25 (seeds per point: $seeds, 95% t-intervals)"
 set logscale x 10
 set xrange [600:100000]
@@ -54,7 +58,7 @@ for f in "$tmp"/byk_*_"${small}"_tokens-choice.dat; do
   sep=","
 done
 # The Soft MoE evaluated at top-k (experiments/generalisation_soft_topk.sh), at the same N.
-soft=results/generalisation/soft-topk-fixed-summary.csv
+soft=results/generalisation/soft-topk-$width-summary.csv
 if [ -f "$soft" ]; then
   awk -F, -v dir="$tmp" -v small="$small" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["metric"] == "gap_accuracy" && $c["method"] == "topk" && $c["train_size"] == small {
@@ -69,7 +73,7 @@ if [ -f "$soft" ]; then
 fi
 gnuplot <<GP
 set terminal pngcairo size 800,500
-set output "$out/generalisation_gap_vs_k.png"
+set output "$out/generalisation_gap_vs_k$suffix.png"
 set title "MNIST, N = $small: gap against k per n (seeds: $seeds, 95% t-intervals)"
 set logscale x 2
 set xlabel "experts selected per token k"
