@@ -4,8 +4,9 @@
 # expert subset selection at k = n/2, n/4, n/8 (top-k against 10 random trials, and the oracle where
 # affordable). For n = 256 and 512 also every k: top-k at k = 1..n-1 and random (10 trials) at the
 # multiples of n/32 (trimmed: 10 trials at all 767 k would cost ~40 min per seed), in every_k.csv.
-# The sweep's summary.csv (when this softmoe writes one) and summary.csv here hold mean, sd and 95%
-# t-intervals over the seeds. Resumable: rerun the same command after an interruption.
+# summary.csv here (experiments/seed_summary.py, the format the committed results have) holds mean, sd
+# and 95% t-intervals over the seeds; the sweep's own summary.csv (softmoe since 1f2a0d8) has the same
+# numbers plus an interval column. Resumable: rerun the same command after an interruption.
 # Usage: experiments/mnist_suite.sh [OUT_DIR]   (default results/mnist-suite; the sweep lives in runs/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
