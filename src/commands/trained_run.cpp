@@ -165,19 +165,19 @@ TrainedRun load_trained_run(const std::string& run_dir, const std::string& data_
       throw UsageError(fmt::format("--run {}: its config.json cannot rebuild the training images: {}", dir.string(),
                                    e.what()));
     }
-    splits.test = std::move(splits.train);  // the images evaluated below
   }
+  const ImageDataset& images = split == EvalSplit::train ? splits.train : splits.test;
   if (vit) {
     const auto& vit_model = static_cast<const VitModel<float>&>(*run.model);
     const VitConfig& c = vit_model.config();
-    if (splits.test.rows != c.rows || splits.test.cols != c.cols)
-      throw RunError(fmt::format("{}: images are {}x{}, the model reads {}x{}", splits.source_dir, splits.test.rows,
-                                 splits.test.cols, c.rows, c.cols));
-    run.data.count = splits.test.count;
-    run.data.x = normalized_images(splits.test, static_cast<float>(input.mean), static_cast<float>(input.stddev));
-    run.data.labels = splits.test.labels;
+    if (images.rows != c.rows || images.cols != c.cols)
+      throw RunError(fmt::format("{}: images are {}x{}, the model reads {}x{}", splits.source_dir, images.rows,
+                                 images.cols, c.rows, c.cols));
+    run.data.count = images.count;
+    run.data.x = normalized_images(images, static_cast<float>(input.mean), static_cast<float>(input.stddev));
+    run.data.labels = images.labels;
   } else {
-    run.data = paper_mnist_tokens(splits.test, splits.source_dir);
+    run.data = paper_mnist_tokens(images, splits.source_dir);
   }
   if (fs::is_regular_file(dir / "train.csv", ec))
     run.reported_accuracy = last_value(dir / "train.csv", split == EvalSplit::test ? "test_accuracy" : "fit_accuracy");
