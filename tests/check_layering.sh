@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tree's structural rules (README "Architecture"), checked on the sources:
-#   data flows cli -> commands -> train/eval -> models -> layers -> kernels; data/ and io/ know no model;
+#   data flows cli -> commands -> train/eval/rl -> models -> layers -> kernels; data/ and io/ know no model;
+#   games/ (MinAtar) knows nothing else of softmoe;
 #   no source file over 400 lines; below src/cli no enumerated setting is compared with a string literal.
 # usage: check_layering.sh SOURCE_DIR
 set -u
@@ -15,9 +16,10 @@ forbid() {  # forbid "FROM DIRS" "TO DIRS"
   pattern=$(for to in $2; do printf '%s|' "softmoe/$to/"; done)
   while read -r line; do violation "$line (no include from $1 into $2)"; done < <(includes $1 | grep -E "${pattern%|}")
 }
-forbid "layers kernels" "models io train eval commands cli rl"
+forbid "layers kernels" "models io train eval commands cli rl games"
 forbid "models" "train eval commands cli"
 forbid "data io" "models layers train eval commands cli"
+forbid "games" "data io models layers kernels train eval commands cli rl"
 forbid "train eval" "commands cli"
 forbid "commands cli" "kernels"
 

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "softmoe/commands/analyze.hpp"
+#include "softmoe/commands/rl_replay.hpp"
 #include "softmoe/commands/specialize.hpp"
 #include "softmoe/commands/sweep.hpp"
 #include "softmoe/commands/synthetic.hpp"
@@ -48,6 +49,8 @@ CLI::App* add_synthetic_command(CLI::App& app, SyntheticConfig& config);
 CLI::App* add_train_command(CLI::App& app, TrainConfig& config);
 CLI::App* add_specialize_command(CLI::App& app, SpecializeConfig& config);
 CLI::App* add_analyze_command(CLI::App& app, AnalyzeConfig& config);
+// `rl replay`, a subcommand of `rl`.
+CLI::App* add_rl_replay_command(CLI::App* rl, RlReplayConfig& config);
 // The flags `train` and `sweep` share (model_options.cpp).
 void add_vit_options(CLI::App* cmd, VitOptions& options);
 void add_recipe_options(CLI::App* cmd, RecipeOptions& options);

@@ -1,6 +1,7 @@
 // softmoe: parse the command line into one subcommand's config, run it, map failures to exit codes:
 // 2 for a bad command line, 1 for a failure at run time; one line on stderr either way.
 #include <exception>
+#include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -23,6 +24,10 @@ int main(int argc, char** argv) {
   CLI::App* specialize_cmd = cli::add_specialize_command(app, specialize);
   AnalyzeConfig analyze;
   CLI::App* analyze_cmd = cli::add_analyze_command(app, analyze);
+  CLI::App* rl_cmd = app.add_subcommand("rl", "Reinforcement learning on MinAtar games written in C++.");
+  rl_cmd->require_subcommand(1);
+  RlReplayConfig rl_replay;
+  CLI::App* rl_replay_cmd = cli::add_rl_replay_command(rl_cmd, rl_replay);
   SweepConfig sweep;
   SweepMergeConfig sweep_merge;
   CLI::App* sweep_merge_cmd = nullptr;
@@ -43,6 +48,7 @@ int main(int argc, char** argv) {
     if (train_cmd->parsed()) return (run_train(train), 0);
     if (specialize_cmd->parsed()) return (run_specialize(specialize), 0);
     if (analyze_cmd->parsed()) return (run_analyze(analyze), 0);
+    if (rl_replay_cmd->parsed()) return (validate(rl_replay), run_rl_replay(rl_replay, std::cout), 0);
     if (sweep_merge_cmd->parsed()) return run_sweep_merge(sweep_merge);
     if (sweep_cmd->parsed()) return run_sweep(sweep);
   } catch (const UsageError& e) {
